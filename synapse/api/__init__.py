@@ -1,0 +1,1 @@
+"""Request-facing primitives: errors and errcodes, auth, ratelimiting, constants."""
