@@ -19,8 +19,11 @@ def _build(room_version: RoomVersion, template: dict, ts: int = 1000, metadata=N
 
 
 def _message(room_version: RoomVersion = V11, **metadata: object) -> FrozenEvent:
-    return _build(room_version, {"type": "m.room.message", "sender": ALICE, "room_id": ROOM, "content": {"body": "hi"}},
-                  metadata=InternalMetadata(**metadata))  # fmt: skip
+    return _build(
+        room_version,
+        {"type": "m.room.message", "sender": ALICE, "room_id": ROOM, "content": {"body": "hi"}},
+        metadata=InternalMetadata(**metadata),
+    )
 
 
 def test_client_event_shape() -> None:
@@ -38,8 +41,17 @@ def test_client_event_shape() -> None:
 
 
 def test_state_event_has_state_key_and_unsigned_extras() -> None:
-    event = _build(V11, {"type": "m.room.topic", "state_key": "", "sender": ALICE, "room_id": ROOM, "content": {"topic": "t"},
-                         "unsigned": {"prev_content": {"topic": "old"}, "replaces_state": "$old", "age_ts": 900}})  # fmt: skip
+    event = _build(
+        V11,
+        {
+            "type": "m.room.topic",
+            "state_key": "",
+            "sender": ALICE,
+            "room_id": ROOM,
+            "content": {"topic": "t"},
+            "unsigned": {"prev_content": {"topic": "old"}, "replaces_state": "$old", "age_ts": 900},
+        },
+    )
     client = serialize_event(event, now_ms=1000)
     assert client["state_key"] == ""
     # age counts from when this server received the event (age_ts) when known
@@ -56,16 +68,27 @@ def test_transaction_id_only_for_the_sending_device() -> None:
     assert serialize_event(event, 1000, requester_device_id="DEV")["unsigned"]["transaction_id"] == "txn1"
     assert "transaction_id" not in serialize_event(event, 1000, requester_device_id="OTHER")["unsigned"]
     assert "transaction_id" not in serialize_event(event, 1000)["unsigned"]
-    assert "transaction_id" not in serialize_event(
-        event, 1000, requester_device_id="DEV", requester_user_id="@bob:example.org"
-    )["unsigned"]
-    assert "transaction_id" in serialize_event(event, 1000, requester_device_id="DEV", requester_user_id=ALICE)["unsigned"]
+    assert (
+        "transaction_id"
+        not in serialize_event(event, 1000, requester_device_id="DEV", requester_user_id="@bob:example.org")["unsigned"]
+    )
+    assert (
+        "transaction_id" in serialize_event(event, 1000, requester_device_id="DEV", requester_user_id=ALICE)["unsigned"]
+    )
 
 
 def test_redacts_in_both_places_for_every_version() -> None:
     for room_version in (V10, V11):
-        redaction = _build(room_version, {"type": "m.room.redaction", "sender": ALICE, "room_id": ROOM,
-                                          "content": {"reason": "spam"}, "redacts": "$target"})  # fmt: skip
+        redaction = _build(
+            room_version,
+            {
+                "type": "m.room.redaction",
+                "sender": ALICE,
+                "room_id": ROOM,
+                "content": {"reason": "spam"},
+                "redacts": "$target",
+            },
+        )
         client = serialize_event(redaction, 1000)
         assert client["redacts"] == "$target"
         assert client["content"] == {"reason": "spam", "redacts": "$target"}
@@ -74,8 +97,11 @@ def test_redacts_in_both_places_for_every_version() -> None:
 
 def test_redacted_event_carries_redacted_because() -> None:
     event = _message()
-    redaction = _build(V11, {"type": "m.room.redaction", "sender": ALICE, "room_id": ROOM,
-                             "content": {"redacts": event.event_id}}, ts=2000)  # fmt: skip
+    redaction = _build(
+        V11,
+        {"type": "m.room.redaction", "sender": ALICE, "room_id": ROOM, "content": {"redacts": event.event_id}},
+        ts=2000,
+    )
     client = serialize_event(prune_event(event, redaction), now_ms=3000, include_room_id=False)
     assert client["content"] == {}
     assert client["unsigned"]["age"] == 2000
@@ -100,8 +126,17 @@ def test_federation_format() -> None:
 
 
 def test_legacy_format_lifts_unsigned_keys() -> None:
-    event = _build(V11, {"type": "m.room.topic", "state_key": "", "sender": ALICE, "room_id": ROOM, "content": {"topic": "t"},
-                         "unsigned": {"prev_content": {"topic": "old"}}})  # fmt: skip
+    event = _build(
+        V11,
+        {
+            "type": "m.room.topic",
+            "state_key": "",
+            "sender": ALICE,
+            "room_id": ROOM,
+            "content": {"topic": "t"},
+            "unsigned": {"prev_content": {"topic": "old"}},
+        },
+    )
     legacy = to_legacy_event_format(serialize_event(event, 1100))
     assert legacy["user_id"] == ALICE
     assert legacy["age"] == 100 and legacy["prev_content"] == {"topic": "old"}
@@ -109,7 +144,9 @@ def test_legacy_format_lifts_unsigned_keys() -> None:
 
 
 def test_stripped_state() -> None:
-    event = _build(V11, {"type": "m.room.name", "state_key": "", "sender": ALICE, "room_id": ROOM, "content": {"name": "n"}})
+    event = _build(
+        V11, {"type": "m.room.name", "state_key": "", "sender": ALICE, "room_id": ROOM, "content": {"name": "n"}}
+    )
     assert strip_event(event) == {"type": "m.room.name", "state_key": "", "content": {"name": "n"}, "sender": ALICE}
 
 
@@ -121,6 +158,8 @@ def test_serialize_events_applies_options_to_all() -> None:
 
 
 def test_serialising_does_not_mutate_the_event() -> None:
-    redaction = _build(V10, {"type": "m.room.redaction", "sender": ALICE, "room_id": ROOM, "content": {}, "redacts": "$t"})
+    redaction = _build(
+        V10, {"type": "m.room.redaction", "sender": ALICE, "room_id": ROOM, "content": {}, "redacts": "$t"}
+    )
     serialize_event(redaction, 1000)["content"]["extra"] = 1
     assert redaction.content == {}

@@ -150,7 +150,14 @@ def test_canonical_alias_content(content: dict) -> None:
     "template,room_version",
     [
         ({"type": "m.room.member", "state_key": "@u:e", "content": {"membership": "join"}}, V11),
-        ({"type": "m.room.power_levels", "state_key": "", "content": {"ban": 50, "users": {"@u:e": 100}, "events": {}}}, V11),
+        (
+            {
+                "type": "m.room.power_levels",
+                "state_key": "",
+                "content": {"ban": 50, "users": {"@u:e": 100}, "events": {}},
+            },
+            V11,
+        ),
         ({"type": "m.room.canonical_alias", "state_key": "", "content": {"alias": None, "alt_aliases": ["#a:e"]}}, V11),
         ({"type": "m.room.redaction", "content": {"redacts": "$t"}}, V11),
         ({"type": "m.room.redaction", "content": {"redacts": "$t"}}, V4),
