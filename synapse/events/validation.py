@@ -44,7 +44,8 @@ def validate_event_for_room_version(
     _check_format(event_dict, room_version)
     _check_sizes(event_dict)
     if room_version.strict_canonicaljson:
-        check_canonical_json(event_dict)
+        # unsigned is not signed and may be rewritten in transit: not checked
+        check_canonical_json({key: value for key, value in event_dict.items() if key != "unsigned"})
     if client_rules:
         validate_client_content(event_dict, room_version)
 

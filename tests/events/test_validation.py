@@ -172,3 +172,7 @@ def test_federation_events_skip_client_rules() -> None:
     member = _event(type="m.room.member", state_key="@u:example.org", content={})
     validate_event_for_room_version(member, V11, client_rules=False)
     assert _error(member, V11).errcode == Codes.BAD_JSON
+
+
+def test_unsigned_is_not_held_to_canonical_json() -> None:
+    validate_event_for_room_version(_event(unsigned={"age": 1.5}), V11)
