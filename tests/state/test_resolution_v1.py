@@ -68,3 +68,14 @@ def test_equal_depth_ties_broken_by_sha1_of_event_id():
     assert a.depth == b.depth
     lowest_sha1 = min((a, b), key=lambda e: hashlib.sha1(e.event_id.encode()).hexdigest())
     assert room.resolve([a.event_id, b.event_id])[TOPIC] == lowest_sha1.event_id
+
+
+def test_when_no_conflicting_event_passes_the_shallowest_is_kept():
+    room = v1_room()
+    old_topic = room.send("m.room.topic", ALICE, {"topic": "0"}, "")
+    fork = room.last
+    demote = room.add("demote", PL, CREATOR, {"users": {CREATOR: 100, ALICE: 0}}, "", prevs=fork)
+    new_topic = room.add("t1", "m.room.topic", ALICE, {"topic": "1"}, "", prevs=fork)
+    resolved = room.resolve([demote.event_id, new_topic.event_id])
+    assert resolved[(PL, "")] == demote.event_id
+    assert resolved[TOPIC] == old_topic.event_id
