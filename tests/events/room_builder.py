@@ -101,7 +101,9 @@ class Room:
         """An event on top of the current state, with auth events selected from it."""
         self._counter += 1
         event_id = event_id or self._new_id(f"e{self._counter}")
-        fields: dict[str, Any] = dict(room_id=self.room_id, prev_ids=self.last, depth=self._counter + 1, ts=1000 + self._counter)
+        fields: dict[str, Any] = dict(
+            room_id=self.room_id, prev_ids=self.last, depth=self._counter + 1, ts=1000 + self._counter
+        )
         fields.update(kwargs)
         draft = make_event(self.room_version, event_id, type, sender, content, state_key, **fields)
         keys = auth_types_for_event(self.room_version, draft)
@@ -111,12 +113,16 @@ class Room:
     def _new_id(self, name: str) -> str:
         return f"${name}:a.test" if self.room_version.event_format == EventFormat.V1 else f"${name}"
 
-    def check(self, type: str, sender: str, content: dict[str, Any], state_key: Optional[str] = None, **kw: Any) -> None:
+    def check(
+        self, type: str, sender: str, content: dict[str, Any], state_key: Optional[str] = None, **kw: Any
+    ) -> None:
         """Raise EventAuthError unless the event is allowed in the current state."""
         event = self.build(type, sender, content, state_key, **kw)
         check_auth_rules_for_event(event, self.auth_map(), self.create)
 
-    def send(self, type: str, sender: str, content: dict[str, Any], state_key: Optional[str] = None, **kw: Any) -> FrozenEvent:
+    def send(
+        self, type: str, sender: str, content: dict[str, Any], state_key: Optional[str] = None, **kw: Any
+    ) -> FrozenEvent:
         """Check the event and append it to the room."""
         event = self.build(type, sender, content, state_key, **kw)
         check_auth_rules_for_event(event, self.auth_map(), self.create)

@@ -63,7 +63,9 @@ def test_selection_checks():
         check_auth_events_selection(message, good + [state[JR]])
     with pytest.raises(EventAuthError, match="no m.room.create"):
         check_auth_events_selection(message, good[1:])
-    rejected_pl = make_event(room.room_version, "$bad", "m.room.power_levels", CREATOR, {}, "", room_id=room.room_id, rejected=True)
+    rejected_pl = make_event(
+        room.room_version, "$bad", "m.room.power_levels", CREATOR, {}, "", room_id=room.room_id, rejected=True
+    )
     with pytest.raises(EventAuthError, match="rejected"):
         check_auth_events_selection(message, [state[CREATE], rejected_pl])
     foreign = make_event(room.room_version, "$f", "m.room.power_levels", CREATOR, {}, "", room_id="!x:a.test")
@@ -159,4 +161,3 @@ def test_third_party_invite_single_public_key_field():
         "tok2",
     )
     room.check(MEMBER, ALICE, t.invite_content(token="tok2"), BOB)
-

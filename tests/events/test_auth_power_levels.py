@@ -79,6 +79,9 @@ def test_named_levels_and_event_levels_bounded_by_sender():
     assert "m.custom" in rejected(
         room, PL, ALICE, pl(room, {ALICE: 50}, events={PL: 50, "m.room.name": 75, "m.custom": 51}), ""
     )
+    # removing a level set above alice is a change too
+    room.power_levels(CREATOR, pl(room, {ALICE: 50})["users"], kick=60, **base)
+    assert "'kick'" in rejected(room, PL, ALICE, pl(room, {ALICE: 50}, **base), "")
 
 
 def test_notifications_checked_from_v6_only():

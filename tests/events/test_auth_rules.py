@@ -26,7 +26,9 @@ def rejected(room: Room, *args, **kwargs) -> str:
 def create_event(version: str, content: dict, **kw):
     rv = KNOWN_ROOM_VERSIONS[version]
     kw.setdefault("room_id", None if rv.room_id_from_create_event else "!room:a.test")
-    return make_event(rv, CREATE_ID if rv.event_format.value == 1 else "$create", "m.room.create", CREATOR, content, "", **kw)
+    return make_event(
+        rv, CREATE_ID if rv.event_format.value == 1 else "$create", "m.room.create", CREATOR, content, "", **kw
+    )
 
 
 @pytest.mark.parametrize("version", ALL_VERSIONS)
@@ -96,7 +98,9 @@ def test_auth_event_from_another_room_is_rejected():
     room = standard_room("10", [ALICE])
     event = room.build("m.room.message", ALICE, {"body": "hi"})
     state = room.auth_map()
-    state[(MEMBER, ALICE)] = make_event(room.room_version, "$x", MEMBER, ALICE, {"membership": "join"}, ALICE, room_id="!elsewhere:a.test")
+    state[(MEMBER, ALICE)] = make_event(
+        room.room_version, "$x", MEMBER, ALICE, {"membership": "join"}, ALICE, room_id="!elsewhere:a.test"
+    )
     with pytest.raises(EventAuthError, match="another room"):
         check_auth_rules_for_event(event, state)
 

@@ -89,12 +89,22 @@ def test_higher_power_sender_is_ordered_first(version):
     room = room_with(version, users={ALICE: 90}, events={PL: 90})
     fork = room.last
     by_creator = room.add(
-        "by_creator", PL, CREATOR, {"users": users(room, {ALICE: 90}), "events": {PL: 90}, "ban": 70}, "",
-        prevs=fork, ts=500,
+        "by_creator",
+        PL,
+        CREATOR,
+        {"users": users(room, {ALICE: 90}), "events": {PL: 90}, "ban": 70},
+        "",
+        prevs=fork,
+        ts=500,
     )
     by_alice = room.add(
-        "by_alice", PL, ALICE, {"users": users(room, {ALICE: 90}), "events": {PL: 90}, "ban": 60}, "",
-        prevs=fork, ts=100,
+        "by_alice",
+        PL,
+        ALICE,
+        {"users": users(room, {ALICE: 90}), "events": {PL: 90}, "ban": 60},
+        "",
+        prevs=fork,
+        ts=100,
     )
     # the creator's change sorts first for power, despite the later timestamp;
     # alice's change is still allowed on top of it, so it is applied last
@@ -215,7 +225,6 @@ def test_three_way_fork(version):
     assert resolved[(PL, "")] == demote_bob.event_id
     # bob's later topic is rejected after his demotion; alice's stands
     assert resolved[TOPIC] == t_alice.event_id
-
 
 
 @pytest.mark.parametrize("version", V2_VERSIONS)
