@@ -215,9 +215,7 @@ def check_auth_rules_for_event(
 
     required = get_send_level(event.type, event.state_key, auth_events.get(POWER_LEVELS_KEY))
     if required > sender_level:
-        raise EventAuthError(
-            f"{event.sender} needs power level {required} to send {event.type}, has {sender_level}"
-        )
+        raise EventAuthError(f"{event.sender} needs power level {required} to send {event.type}, has {sender_level}")
 
     if event.state_key is not None and event.state_key.startswith("@") and event.state_key != event.sender:
         raise EventAuthError("state_key starting with '@' must be the sender's user id")
@@ -255,9 +253,7 @@ def _membership(auth_events: Mapping[StateKey, FrozenEvent], user_id: str) -> Op
     return member.membership if member is not None else None
 
 
-def _check_membership(
-    event: FrozenEvent, auth_events: Mapping[StateKey, FrozenEvent], create: FrozenEvent
-) -> None:
+def _check_membership(event: FrozenEvent, auth_events: Mapping[StateKey, FrozenEvent], create: FrozenEvent) -> None:
     room_version = event.room_version
     target = event.state_key
     membership = event.content.get("membership")

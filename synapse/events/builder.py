@@ -25,7 +25,16 @@ _MAX_DEPTH_LEGACY = (2**63) - 1
 _MAX_DEPTH_STRICT = CANONICALJSON_MAX_INT
 
 # Keys the builder alone decides; whatever the template holds is replaced.
-_BUILDER_KEYS = ("event_id", "prev_events", "auth_events", "depth", "origin", "origin_server_ts", "hashes", "signatures")
+_BUILDER_KEYS = (
+    "event_id",
+    "prev_events",
+    "auth_events",
+    "depth",
+    "origin",
+    "origin_server_ts",
+    "hashes",
+    "signatures",
+)
 
 _LOCALPART_ALPHABET = string.ascii_letters
 

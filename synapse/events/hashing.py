@@ -54,7 +54,7 @@ def check_content_hash(event_dict: JsonDict) -> bool:
         return False
     try:
         claimed = decode_base64(hashes[CONTENT_HASH_ALGORITHM])
-    except Exception:  # binascii.Error / ValueError on bad padding or alphabet
+    except ValueError:  # binascii.Error: bad padding or length
         return False
     return claimed == compute_content_hash(event_dict)[1]
 

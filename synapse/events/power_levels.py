@@ -156,9 +156,7 @@ def get_send_level(event_type: str, state_key: Optional[str], power_levels_event
 # -- validation -----------------------------------------------------------
 
 
-def validate_power_levels_content(
-    content: JsonDict, room_version: RoomVersion, creators: Collection[str] = ()
-) -> None:
+def validate_power_levels_content(content: JsonDict, room_version: RoomVersion, creators: Collection[str] = ()) -> None:
     """Raise InvalidPowerLevels unless the room version accepts `content`.
 
     `creators` are the room's creators; in v12 they must not appear in

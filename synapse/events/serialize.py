@@ -18,7 +18,14 @@ from synapse.events.room_versions import RoomVersion
 # unsigned keys that are this server's bookkeeping, never shown as-is
 _UNSIGNED_INTERNAL = ("age_ts", "redacted_because")
 # keys the legacy v1 format also shows at the top level
-_LEGACY_TOP_LEVEL = ("age", "redacted_because", "replaces_state", "prev_content", "invite_room_state", "knock_room_state")
+_LEGACY_TOP_LEVEL = (
+    "age",
+    "redacted_because",
+    "replaces_state",
+    "prev_content",
+    "invite_room_state",
+    "knock_room_state",
+)
 
 
 def serialize_event(

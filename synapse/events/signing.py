@@ -10,7 +10,8 @@ signedjson implements exactly that.
 from typing import Any
 
 from signedjson.key import SUPPORTED_ALGORITHMS
-from signedjson.sign import SignatureVerifyException, sign_json as _signedjson_sign, verify_signed_json
+from signedjson.sign import SignatureVerifyException, verify_signed_json
+from signedjson.sign import sign_json as _signedjson_sign
 from signedjson.types import SigningKey, VerifyKey
 
 from synapse.events.model import JsonDict

@@ -30,7 +30,9 @@ def _bad_json(msg: str) -> SynapseError:
     return SynapseError(400, msg, Codes.BAD_JSON)
 
 
-def validate_event_for_room_version(event_dict: JsonDict, room_version: RoomVersion, *, client_rules: bool = True) -> None:
+def validate_event_for_room_version(
+    event_dict: JsonDict, room_version: RoomVersion, *, client_rules: bool = True
+) -> None:
     """Raise SynapseError unless `event_dict` is a well-formed event for `room_version`.
 
     Run it on the built event (with hashes and signatures), since the size
@@ -42,7 +44,8 @@ def validate_event_for_room_version(event_dict: JsonDict, room_version: RoomVers
     _check_format(event_dict, room_version)
     _check_sizes(event_dict)
     if room_version.strict_canonicaljson:
-        check_canonical_json(event_dict)
+        # unsigned is not signed and may be rewritten in transit: not checked
+        check_canonical_json({key: value for key, value in event_dict.items() if key != "unsigned"})
     if client_rules:
         validate_client_content(event_dict, room_version)
 
@@ -61,9 +64,8 @@ def _check_format(event: JsonDict, room_version: RoomVersion) -> None:
     if not isinstance(event.get("content"), dict):
         raise _bad_json("'content' must be a JSON object")
     room_id_optional = room_version.room_id_from_create_event and event["type"] == "m.room.create"
-    if "room_id" in event or not room_id_optional:
-        if not isinstance(event.get("room_id"), str):
-            raise _bad_json("'room_id' must be a string")
+    if ("room_id" in event or not room_id_optional) and not isinstance(event.get("room_id"), str):
+        raise _bad_json("'room_id' must be a string")
     if "state_key" in event and not isinstance(event["state_key"], str):
         raise _bad_json("'state_key' must be a string")
     if "redacts" in event and not isinstance(event["redacts"], str):

@@ -37,9 +37,6 @@ class EventFetcher:
             self._missing.update(e for e in to_fetch if e not in fetched)
         return {e: self._events[e] for e in wanted if e in self._events}
 
-    async def get(self, event_id: str) -> Optional[FrozenEvent]:
-        return (await self.get_many([event_id])).get(event_id)
-
     def cached(self, event_id: str) -> FrozenEvent:
         """An event already fetched; a KeyError means a caller forgot to fetch."""
         return self._events[event_id]

@@ -38,9 +38,7 @@ async def resolve_v1(
 
     fetcher = EventFetcher(event_map, store)
     found = await fetcher.get_many(e for ids in conflicted_ids.values() for e in ids)
-    conflicted = {
-        key: [found[e] for e in ids if e in found] for key, ids in conflicted_ids.items()
-    }
+    conflicted = {key: [found[e] for e in ids if e in found] for key, ids in conflicted_ids.items()}
     auth_keys = {k for events in conflicted.values() for e in events for k in auth_types_for_event(room_version, e)}
     auth_found = await fetcher.get_many(unconflicted[k] for k in auth_keys if k in unconflicted)
     auth_state = {k: auth_found[unconflicted[k]] for k in auth_keys if unconflicted.get(k) in auth_found}

@@ -93,11 +93,7 @@ def is_power_event(event: FrozenEvent) -> bool:
     """Power levels, join rules, and kicks or bans: events that can take abilities away."""
     if (event.type, event.state_key) in (POWER_LEVELS_KEY, ("m.room.join_rules", "")):
         return True
-    return (
-        event.type == "m.room.member"
-        and event.membership in ("leave", "ban")
-        and event.state_key != event.sender
-    )
+    return event.type == "m.room.member" and event.membership in ("leave", "ban") and event.state_key != event.sender
 
 
 async def _auth_events_of(event: FrozenEvent, fetcher: EventFetcher) -> dict[StateKey, FrozenEvent]:
@@ -110,9 +106,7 @@ async def _auth_events_of(event: FrozenEvent, fetcher: EventFetcher) -> dict[Sta
     }
 
 
-async def _reverse_topological_power_sort(
-    event_ids: set[str], graph: AuthGraph, fetcher: EventFetcher
-) -> list[str]:
+async def _reverse_topological_power_sort(event_ids: set[str], graph: AuthGraph, fetcher: EventFetcher) -> list[str]:
     """Kahn's algorithm over the auth DAG, earliest first, ties broken by
     higher sender power, then lower origin_server_ts, then lower event id."""
     cites = nearest_cited_within(graph, event_ids)

@@ -14,9 +14,11 @@ SPEC_EXAMPLES = [
         """{"auth": {"success": true, "mxid": "@john.doe:example.com", "profile": {"display_name": "John Doe",
         "three_pids": [{"medium": "email", "address": "john.doe@example.org"},
                        {"medium": "msisdn", "address": "123456789"}]}}}""",
-        '{"auth":{"mxid":"@john.doe:example.com","profile":{"display_name":"John Doe","three_pids":'
-        '[{"address":"john.doe@example.org","medium":"email"},{"address":"123456789","medium":"msisdn"}]},'
-        '"success":true}}',
+        (
+            '{"auth":{"mxid":"@john.doe:example.com","profile":{"display_name":"John Doe","three_pids":'
+            '[{"address":"john.doe@example.org","medium":"email"},{"address":"123456789","medium":"msisdn"}]},'
+            '"success":true}}'
+        ),
     ),
     ('{"a": "日本語"}', '{"a":"日本語"}'),
     ('{"本": 2, "日": 1}', '{"日":1,"本":2}'),

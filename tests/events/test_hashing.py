@@ -43,7 +43,9 @@ def test_real_event_content_hash_checks() -> None:
 
 def test_real_event_id_in_both_alphabets() -> None:
     assert compute_event_id(REAL_CREATE_EVENT, V3) == "$RrGxF28UrHLmoASHndYb9Jb/1SFww2ptmtur9INS438"
-    assert compute_event_id(REAL_CREATE_EVENT, KNOWN_ROOM_VERSIONS["5"]) == "$RrGxF28UrHLmoASHndYb9Jb_1SFww2ptmtur9INS438"
+    assert (
+        compute_event_id(REAL_CREATE_EVENT, KNOWN_ROOM_VERSIONS["5"]) == "$RrGxF28UrHLmoASHndYb9Jb_1SFww2ptmtur9INS438"
+    )
     assert FrozenEvent(REAL_CREATE_EVENT, V4).event_id == "$RrGxF28UrHLmoASHndYb9Jb_1SFww2ptmtur9INS438"
 
 
@@ -108,9 +110,7 @@ def _v4_event(**overrides: object) -> dict:
 
 def test_reference_hash_is_sha256_of_redacted_event_without_signatures() -> None:
     event = _v4_event()
-    expected_object = {
-        key: value for key, value in event.items() if key not in ("signatures", "unsigned")
-    }
+    expected_object = {key: value for key, value in event.items() if key not in ("signatures", "unsigned")}
     expected_object["content"] = {}  # m.room.message content is redacted
     expected = hashlib.sha256(encode_canonical_json(expected_object)).digest()
     assert compute_event_reference_hash(event, V4) == expected

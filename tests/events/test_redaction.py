@@ -43,9 +43,19 @@ def _prune(version: str, event: dict) -> dict:
 def test_top_level_keys(version: str) -> None:
     pruned = _prune(version, _event("m.room.message", {"body": "x"}))
     always = {
-        "event_id", "type", "room_id", "sender", "state_key", "content", "hashes",
-        "signatures", "depth", "prev_events", "auth_events", "origin_server_ts",
-    }  # fmt: skip
+        "event_id",
+        "type",
+        "room_id",
+        "sender",
+        "state_key",
+        "content",
+        "hashes",
+        "signatures",
+        "depth",
+        "prev_events",
+        "auth_events",
+        "origin_server_ts",
+    }
     expected = always if version in V11_ON else always | {"origin", "membership", "prev_state"}
     assert set(pruned) == expected
     assert pruned["content"] == {}
@@ -88,9 +98,15 @@ def test_join_rules_content(version: str) -> None:
 @pytest.mark.parametrize("version", ALL_VERSIONS)
 def test_power_levels_content(version: str) -> None:
     kept = {
-        "ban": 50, "events": {"m.room.name": 50}, "events_default": 0, "kick": 50,
-        "redact": 50, "state_default": 50, "users": {"@u:example.org": 100}, "users_default": 0,
-    }  # fmt: skip
+        "ban": 50,
+        "events": {"m.room.name": 50},
+        "events_default": 0,
+        "kick": 50,
+        "redact": 50,
+        "state_default": 50,
+        "users": {"@u:example.org": 100},
+        "users_default": 0,
+    }
     content = {**kept, "invite": 0, "notifications": {"room": 50}}
     pruned = _prune(version, _event("m.room.power_levels", content))["content"]
     assert pruned == ({**kept, "invite": 0} if version in V11_ON else kept)
