@@ -27,9 +27,14 @@ class DirectoryHandler:
     async def create_association(self, requester: Requester, alias: str, room_id: str) -> None:
         """PUT /directory/room/{alias}: 409 M_UNKNOWN if the alias is taken."""
         parsed = self._local_alias(alias)
-        if await self._hs.stores.rooms.get_room(room_id) is None:
+        stores = self._hs.stores
+        if await stores.rooms.get_room(room_id) is None:
             raise NotFoundError(f"Unknown room {room_id}")
-        if not await self._hs.stores.directory.create_room_alias(parsed.to_string(), room_id, requester.user_id):
+        if not self._hs.config.roomdirectory.is_alias_creation_allowed(
+            requester.user_id, room_id, parsed.to_string()
+        ) and not await stores.registration.is_admin(requester.user_id):
+            raise AuthError(403, "Not allowed to create this alias")
+        if not await stores.directory.create_room_alias(parsed.to_string(), room_id, requester.user_id):
             raise SynapseError(409, f"Room alias {alias} already exists", Codes.UNKNOWN)
 
     async def get_association(self, alias: str) -> dict[str, Any]:
@@ -122,12 +127,10 @@ class DirectoryHandler:
         stores = self._hs.stores
         if await stores.rooms.get_room(room_id) is None:
             raise NotFoundError(f"Unknown room {room_id}")
-        if not (
-            await stores.registration.is_admin(requester.user_id)
-            or await self._can_change_canonical_alias(requester.user_id, room_id)
-        ):
+        is_admin = await stores.registration.is_admin(requester.user_id)
+        if not (is_admin or await self._can_change_canonical_alias(requester.user_id, room_id)):
             raise AuthError(403, "You need to be a room admin to change its directory visibility")
-        if visibility == "public":
+        if visibility == "public" and not is_admin:
             aliases = await stores.directory.get_aliases_for_room(room_id)
             if not self._hs.config.roomdirectory.is_publishing_room_allowed(requester.user_id, room_id, aliases):
                 raise AuthError(403, "Not allowed to publish this room")

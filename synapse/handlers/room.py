@@ -60,10 +60,10 @@ class RoomCreationHandler:
                 raise _bad(f"'{key}' must be a string")
         if "is_direct" in config and not isinstance(config["is_direct"], bool):
             raise _bad("'is_direct' must be a boolean")
-        if visibility == "public" and not self._hs.config.roomdirectory.is_publishing_room_allowed(
-            user_id, "", [alias.to_string()] if alias else []
-        ):
+        if visibility == "public" and not await self._may_publish(user_id, alias):
             raise AuthError(403, "Not allowed to publish rooms in the room directory")
+        if alias is not None and not await self._may_create_alias(user_id, alias):
+            raise AuthError(403, "Not allowed to create this alias")
         if ratelimit:
             self._limiter.ratelimit(user_id)
 
@@ -129,6 +129,18 @@ class RoomCreationHandler:
         return room_id, alias.to_string() if alias else None
 
     # -- request validation -----------------------------------------------------
+    async def _may_publish(self, user_id: str, alias: Optional[RoomAlias]) -> bool:
+        """The room directory's publication rules; server admins bypass them."""
+        aliases = [alias.to_string()] if alias else []
+        if self._hs.config.roomdirectory.is_publishing_room_allowed(user_id, "", aliases):
+            return True
+        return await self._hs.stores.registration.is_admin(user_id)
+
+    async def _may_create_alias(self, user_id: str, alias: RoomAlias) -> bool:
+        if self._hs.config.roomdirectory.is_alias_creation_allowed(user_id, "", alias.to_string()):
+            return True
+        return await self._hs.stores.registration.is_admin(user_id)
+
     def _room_version(self, config: JsonDict) -> RoomVersion:
         if "room_version" not in config:
             return self._hs.config.server.default_room_version

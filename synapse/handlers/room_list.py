@@ -40,6 +40,8 @@ class RoomListHandler:
         room_types: Optional[list[Optional[str]]] = None,
     ) -> JsonDict:
         offset = _parse_since(since)
+        if not self._hs.config.roomdirectory.enable_room_list_search:
+            return {"chunk": [], "total_room_count_estimate": 0}
         stores = self._hs.stores
         room_ids = await stores.rooms.get_public_room_ids()
         counts = await stores.members.get_joined_member_counts(room_ids)

@@ -11,7 +11,7 @@ from tests.support.homeserver import Homeserver
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def homeserver(request: pytest.FixtureRequest) -> Iterator[Homeserver]:
-    hs = start_accounts_homeserver(request.param)
+    hs = start_accounts_homeserver(request.param, room_list_publication_rules=[{"action": "allow"}])
     yield hs
     hs.stop()
 

@@ -40,7 +40,11 @@ def make_config(**ratelimits: Any) -> SimpleNamespace:
         server=SimpleNamespace(server_name=SERVER_NAME, default_room_version=KNOWN_ROOM_VERSIONS["10"]),
         worker=SimpleNamespace(instance_name="master", is_main=True),
         ratelimiting=SimpleNamespace(**limits),
-        roomdirectory=SimpleNamespace(is_publishing_room_allowed=lambda user_id, room_id, aliases: True),
+        roomdirectory=SimpleNamespace(
+            is_publishing_room_allowed=lambda user_id, room_id, aliases: True,
+            is_alias_creation_allowed=lambda user_id, room_id, alias: True,
+            enable_room_list_search=True,
+        ),
         key=SimpleNamespace(signing_key=[generate_signing_key("a_test")]),
     )
 

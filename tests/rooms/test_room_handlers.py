@@ -109,12 +109,26 @@ def test_create_room_bad_input(hs):
     assert len(run(hs.stores.members.get_rooms_for_user(ALICE))) == 1
 
 
-def test_publishing_forbidden(db_pool):
+def test_publishing_and_alias_rules(db_pool):
     config = make_config()
     config.roomdirectory.is_publishing_room_allowed = lambda user_id, room_id, aliases: False
+    config.roomdirectory.is_alias_creation_allowed = lambda user_id, room_id, alias: False
     hs = run(make_homeserver(db_pool, config))
-    assert _errcode(hs.room_creation_handler.create_room, requester("alice"), {"visibility": "public"}) == (
+    creation = hs.room_creation_handler.create_room
+    assert _errcode(creation, requester("alice"), {"visibility": "public"}) == (403, "M_FORBIDDEN")
+    assert _errcode(creation, requester("alice"), {"room_alias_name": "a"}) == (403, "M_FORBIDDEN")
+    room_id = create(hs)
+    assert _errcode(hs.directory_handler.create_association, requester("alice"), "#b:test.local", room_id) == (
         403, "M_FORBIDDEN")
+    assert _errcode(hs.directory_handler.set_visibility, requester("alice"), room_id, "public") == (403, "M_FORBIDDEN")
+    # server admins bypass both rule sets
+    hs.stores.registration.admins.add(ALICE)
+    run(hs.directory_handler.set_visibility(requester("alice"), room_id, "public"))
+    run(hs.directory_handler.create_association(requester("alice"), "#b:test.local", room_id))
+    admin_room = run(creation(requester("alice"), {"visibility": "public", "room_alias_name": "c"}))[0]
+    assert run(hs.stores.rooms.get_room(admin_room))["is_public"] is True
+    config.roomdirectory.enable_room_list_search = False
+    assert run(hs.room_list_handler.get_public_rooms()) == {"chunk": [], "total_room_count_estimate": 0}
 
 
 def test_room_creation_ratelimited(db_pool):
