@@ -4,7 +4,6 @@ import urllib.parse
 from typing import Iterator
 
 import pytest
-
 from tests.accounts.client import Client, start_accounts_homeserver, unique
 from tests.support.homeserver import Homeserver
 
