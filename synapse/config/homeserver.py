@@ -121,12 +121,14 @@ class HomeServerConfig:
         origins: Optional[dict[str, str]] = None,
     ) -> "HomeServerConfig":
         """Parse an already merged mapping (tests build configs this way)."""
-        node = Node(root, (), None, origins or {})
+        files = list(config_files)
+        # a missing key is blamed on the last file: that is where to add it
+        node = Node(root, (), files[-1] if files else None, origins or {})
         node.mapping()
         ctx = ParseContext(node, os.path.abspath(config_dir), os.path.abspath(data_dir or os.getcwd()))
         _warn_unknown_keys(root, origins or {})
         return cls(
-            config_files=list(config_files),
+            config_files=files,
             root=root,
             config_dir=ctx.config_dir,
             data_dir=ctx.data_dir,
