@@ -17,7 +17,6 @@ from synapse.api.errors import ConfigError
 from synapse.config import (
     database,
     key,
-    logger as logger_section,
     media,
     metrics,
     presence,
@@ -28,6 +27,9 @@ from synapse.config import (
     server,
     user_directory,
     workers,
+)
+from synapse.config import (
+    logger as logger_section,
 )
 from synapse.config._base import Node, ParseContext
 from synapse.config.database import DatabaseConfig

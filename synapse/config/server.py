@@ -6,7 +6,7 @@ from typing import Optional
 
 import attrs
 
-from synapse.config._base import Node, ParseContext
+from synapse.config._base import ParseContext
 from synapse.config.listeners import ListenerConfig, parse_listeners
 from synapse.events.room_versions import KNOWN_ROOM_VERSIONS, RoomVersion
 

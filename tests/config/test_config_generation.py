@@ -32,7 +32,8 @@ def test_generate_config_roundtrip(tmp_path, monkeypatch, capsys):
     assert config.database.args["database"] == str(tmp_path / "homeserver.db")
     assert config.media.media_store_path == str(tmp_path / "media_store")
     assert config.logging.log_config == os.path.join(conf_dir, "my.server.log.config")
-    for secret in (config.key.macaroon_secret_key, config.key.form_secret, config.registration.registration_shared_secret):
+    secrets = (config.key.macaroon_secret_key, config.key.form_secret, config.registration.registration_shared_secret)
+    for secret in secrets:
         assert secret and len(secret) >= 32
     assert config.key.signing_key_path == os.path.join(conf_dir, "my.server.signing.key")
 
