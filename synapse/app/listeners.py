@@ -20,7 +20,7 @@ from twisted.web.server import GzipEncoderFactory, Request
 
 from synapse.api.errors import ConfigError
 from synapse.config.listeners import ListenerConfig
-from synapse.http.site import SynapseSite
+from synapse.http.site import DEFAULT_MAX_REQUEST_BODY_SIZE, SynapseSite
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +127,13 @@ def build_listener_root(hs: Any, listener: ListenerConfig, enable_metrics: bool)
     return root
 
 
+def max_request_body_size(config: Any) -> int:
+    """Bodies up to 200 KiB, or up to max_upload_size where media is served."""
+    if config.worker.enable_media_repo:
+        return max(DEFAULT_MAX_REQUEST_BODY_SIZE, config.media.max_upload_size)
+    return DEFAULT_MAX_REQUEST_BODY_SIZE
+
+
 def start_listeners(hs: Any, listeners: list[ListenerConfig], reactor: Any = None) -> list[IListeningPort]:
     """Listen on every http and metrics listener; return the open ports.
 
@@ -146,7 +153,13 @@ def start_listeners(hs: Any, listeners: list[ListenerConfig], reactor: Any = Non
             logger.warning("Not starting metrics listener on port %s: enable_metrics is false", listener.port)
             continue
         root = build_listener_root(hs, listener, config.metrics.enable_metrics)
-        site = SynapseSite(root, listener.site_tag, x_forwarded=listener.x_forwarded, tls=listener.tls)
+        site = SynapseSite(
+            root,
+            listener.site_tag,
+            x_forwarded=listener.x_forwarded,
+            tls=listener.tls,
+            max_request_body_size=max_request_body_size(config),
+        )
         tls_ctx = None
         if listener.tls:
             tls_ctx = PemTlsContextFactory(config.server.tls_certificate_path, config.server.tls_private_key_path)

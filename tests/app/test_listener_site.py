@@ -9,11 +9,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from twisted.internet.address import IPv4Address, UNIXAddress
+from twisted.internet.error import CannotListenError
 from twisted.internet.testing import StringTransport
 from twisted.web.resource import Resource
 
 from synapse.api.errors import ConfigError
-from synapse.app.listeners import PemTlsContextFactory, build_listener_root
+from synapse.app.listeners import PemTlsContextFactory, _listen_tcp, build_listener_root
 from synapse.config.listeners import HttpResourceConfig, ListenerConfig
 from synapse.http.site import SynapseSite, redact_uri
 
@@ -29,6 +30,8 @@ class Text(Resource):
 
     def render_GET(self, request):
         return self.body
+
+    render_POST = render_GET
 
 
 class FakeHS:
@@ -131,3 +134,47 @@ def test_tls_bad_certificate_names_option(tmp_path):
     with pytest.raises(ConfigError) as exc:
         PemTlsContextFactory(str(bad), key)
     assert str(exc.value).startswith(f"{bad}: tls_certificate_path: ")
+
+
+def _post(site, size: int):
+    channel = site.buildProtocol(None)
+    transport = StringTransport(peerAddress=IPv4Address("TCP", "10.1.1.1", 5555))
+    channel.makeConnection(transport)
+    channel.dataReceived(b"POST /app HTTP/1.0\r\nContent-Length: %d\r\n\r\n" % size + b"x" * size)
+    return transport
+
+
+def test_oversized_body_aborts_connection():
+    site = SynapseSite(build_listener_root(FakeHS(), http_listener(["client"]), True), "t", max_request_body_size=1000)
+    small = _post(site, 1000)
+    assert small.value().startswith(b"HTTP/1.0 200")
+    big = _post(site, 1001)
+    assert big.value() == b"" and big.disconnecting
+
+
+class _FakeReactor:
+    """Records binds; "0.0.0.0" fails as on a dual-stack host after "::"."""
+
+    def __init__(self):
+        self.bound = []
+
+    def listenTCP(self, port, factory, interface):
+        if interface == "0.0.0.0" and "::" in self.bound:
+            raise CannotListenError(interface, port, OSError("Address already in use"))
+        self.bound.append(interface)
+        return interface
+
+
+def test_dual_stack_bind_tolerates_ipv4_conflict():
+    listener = ListenerConfig(type="http", port=8008, bind_addresses=["::", "0.0.0.0"])
+    reactor = _FakeReactor()
+    assert _listen_tcp(reactor, listener, None, None) == ["::"]
+
+
+def test_other_bind_failures_are_raised():
+    # 0.0.0.0 failing without "::" bound first is a real error
+    only_ipv4 = ListenerConfig(type="http", port=8008, bind_addresses=["127.0.0.1", "0.0.0.0"])
+    reactor = _FakeReactor()
+    reactor.bound.append("::")  # e.g. another process holds [::]:8008
+    with pytest.raises(CannotListenError):
+        _listen_tcp(reactor, only_ipv4, None, None)
