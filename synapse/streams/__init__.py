@@ -1,1 +1,6 @@
-"""TODO map."""
+"""Replicated streams: the registry (one declaration per stream) and tokens.
+
+Every stream that clients page through or that workers replicate is declared
+once in `registry.STREAMS`. Sync tokens, writer selection, position
+tracking and notifier wake-ups are derived from that tuple by loops.
+"""

@@ -59,3 +59,17 @@ def is_valid_localpart(localpart: str) -> bool:
 def is_valid_room_id(room_id: str) -> bool:
     """Room ids are '!opaque:domain', or '!opaque' from room version 12 on."""
     return isinstance(room_id, str) and len(room_id) > 1 and room_id[0] == "!" and len(room_id) <= 255
+
+
+@attrs.frozen
+class Requester:
+    """Who is making a request: the authenticated user and their device."""
+
+    user: UserID
+    device_id: "str | None"
+    access_token_id: "int | None"
+    is_guest: bool = False
+
+    @property
+    def user_id(self) -> str:
+        return self.user.to_string()

@@ -1,1 +1,1 @@
-"""TODO map."""
+"""Small utilities: the clock, caches, async helpers, JSON helpers."""

@@ -1,1 +1,1 @@
-"""TODO map."""
+"""Admin API servlets under /_synapse/admin."""

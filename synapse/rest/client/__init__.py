@@ -1,1 +1,1 @@
-"""TODO map."""
+"""Client-Server API servlets, one module per area of the spec."""

@@ -1,1 +1,1 @@
-"""TODO map."""
+"""Read stores, one per area, each owning its tables' read queries."""

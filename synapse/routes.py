@@ -1,0 +1,51 @@
+"""The endpoint table: every HTTP route, declared once.
+
+Each entry names the servlet (whose PATTERNS give the paths and whose
+on_<METHOD> methods give the methods), the listener resource it is served
+under, and where it may run. Processes mount servlets from this table; the
+nginx generator of the workers issue reads the same table, so routing and
+serving cannot disagree.
+"""
+
+from typing import Optional
+
+import attrs
+
+from synapse.http.servlet import RestServlet
+
+
+@attrs.frozen
+class Route:
+    servlet: type[RestServlet]
+    # listener resource name: client, federation, keys, media, replication, openid
+    resource: str = "client"
+    # "generic": any generic worker may serve it; "main": only the main process
+    runs_on: str = "generic"
+    # requests that must reach one process per key ("room" for /messages
+    # pagination, "user" for /sync); None when any process will do
+    sticky_by: Optional[str] = None
+
+
+def build_routes() -> list[Route]:
+    """The full table. Imports servlets here so that importing routes is cheap."""
+    routes: list[Route] = []
+    # --- accounts: versions, capabilities, login, logout, register, account,
+    # --- devices, profile, admin register / server_version
+    routes += _accounts_routes()
+    # --- rooms: createRoom, membership, send, state, redact, aliases, directory
+    routes += _rooms_routes()
+    # --- reading: sync, filters, messages, context, members, events, initialSync
+    routes += _reading_routes()
+    return routes
+
+
+def _accounts_routes() -> list[Route]:
+    return []
+
+
+def _rooms_routes() -> list[Route]:
+    return []
+
+
+def _reading_routes() -> list[Route]:
+    return []

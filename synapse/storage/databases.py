@@ -1,0 +1,95 @@
+"""The per-area stores of one process, composed over one database pool.
+
+Each store owns the tables of its area and gets what it needs through its
+constructor; there is no god object and no mixin chain. Stores are built on
+first use. Write SQL for a stream lives only in that stream's local writer
+(e.g. storage/persist_events.py for events), never in read stores.
+"""
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from synapse.storage.database import DatabasePool
+from synapse.util.clock import Clock
+
+if TYPE_CHECKING:
+    from synapse.storage.id_generators import StreamIdGenerator
+    from synapse.storage.stores.devices import DeviceStore
+    from synapse.storage.stores.directory import DirectoryStore
+    from synapse.storage.stores.events_read import EventsReadStore
+    from synapse.storage.stores.filtering import FilteringStore
+    from synapse.storage.stores.profile import ProfileStore
+    from synapse.storage.stores.registration import RegistrationStore
+    from synapse.storage.stores.roommember import RoomMemberStore
+    from synapse.storage.stores.rooms import RoomStore
+    from synapse.storage.stores.state import StateStore
+    from synapse.storage.stores.stream import StreamStore
+
+
+class DataStores:
+    def __init__(self, db: DatabasePool, clock: Clock, id_generators: "dict[str, StreamIdGenerator]") -> None:
+        self.db = db
+        self.clock = clock
+        self.id_generators = id_generators
+
+    # -- accounts --------------------------------------------------------
+    @cached_property
+    def registration(self) -> "RegistrationStore":
+        from synapse.storage.stores.registration import RegistrationStore
+
+        return RegistrationStore(self.db, self.clock)
+
+    @cached_property
+    def devices(self) -> "DeviceStore":
+        from synapse.storage.stores.devices import DeviceStore
+
+        return DeviceStore(self.db, self.clock)
+
+    @cached_property
+    def profile(self) -> "ProfileStore":
+        from synapse.storage.stores.profile import ProfileStore
+
+        return ProfileStore(self.db)
+
+    @cached_property
+    def filtering(self) -> "FilteringStore":
+        from synapse.storage.stores.filtering import FilteringStore
+
+        return FilteringStore(self.db)
+
+    # -- rooms and events ------------------------------------------------
+    @cached_property
+    def events(self) -> "EventsReadStore":
+        from synapse.storage.stores.events_read import EventsReadStore
+
+        return EventsReadStore(self.db)
+
+    @cached_property
+    def state(self) -> "StateStore":
+        from synapse.storage.stores.state import StateStore
+
+        return StateStore(self.db, self.events)
+
+    @cached_property
+    def rooms(self) -> "RoomStore":
+        from synapse.storage.stores.rooms import RoomStore
+
+        return RoomStore(self.db)
+
+    @cached_property
+    def members(self) -> "RoomMemberStore":
+        from synapse.storage.stores.roommember import RoomMemberStore
+
+        return RoomMemberStore(self.db, self.events)
+
+    @cached_property
+    def directory(self) -> "DirectoryStore":
+        from synapse.storage.stores.directory import DirectoryStore
+
+        return DirectoryStore(self.db)
+
+    @cached_property
+    def stream(self) -> "StreamStore":
+        from synapse.storage.stores.stream import StreamStore
+
+        return StreamStore(self.db, self.events, self.id_generators["events"])
