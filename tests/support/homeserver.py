@@ -87,7 +87,11 @@ class Homeserver:
     _drop_database: Any = field(default=None, repr=False)
 
     def stop(self, timeout: float = _STOP_TIMEOUT_S) -> None:
-        """SIGTERM the server and assert it exits cleanly (status 0)."""
+        """SIGTERM the server and assert it exits cleanly (status 0).
+
+        The database is dropped either way; the config dir with the logs is
+        removed only after a clean exit, so failures can be investigated.
+        """
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -95,25 +99,28 @@ class Homeserver:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+                self._release_database()
                 raise AssertionError(
                     f"homeserver did not exit within {timeout}s of SIGTERM; "
                     f"killed it. Log tail ({self.log_path}):\n{self.log_tail()}"
                 )
+        self._release_database()
         status = self.process.returncode
         if status != 0:
             raise AssertionError(
                 f"homeserver exited with status {status} after SIGTERM. "
                 f"Log tail ({self.log_path}):\n{self.log_tail()}"
             )
-        self._cleanup()
+        if not os.environ.get("SYNAPSE_TEST_KEEP_DIRS"):
+            shutil.rmtree(self.config_dir, ignore_errors=True)
 
     def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
         """The last lines the server wrote to its captured output."""
         try:
             text = self.log_path.read_text(errors="replace")
         except FileNotFoundError:
-            return "<no log written>"
-        return "\n".join(text.splitlines()[-lines:])
+            text = ""
+        return "\n".join(text.splitlines()[-lines:]) or "<no output>"
 
     def server_software(self) -> str:
         """The HTTP ``Server`` header, e.g. ``Synapse/1.x`` for the reference."""
@@ -131,12 +138,10 @@ class Homeserver:
         """
         return self.server_software().startswith("Synapse/")
 
-    def _cleanup(self) -> None:
+    def _release_database(self) -> None:
         if self._drop_database is not None:
-            self._drop_database()
-            self._drop_database = None
-        if not os.environ.get("SYNAPSE_TEST_KEEP_DIRS"):
-            shutil.rmtree(self.config_dir, ignore_errors=True)
+            drop, self._drop_database = self._drop_database, None
+            drop()
 
 
 def start_homeserver(
@@ -159,7 +164,11 @@ def start_homeserver(
     python, module = _server_command()
     server_env = _server_env(env)
 
-    _generate_config(python, module, config_path, server_env)
+    try:
+        _generate_config(python, module, config_path, server_env)
+    except BaseException:
+        shutil.rmtree(config_dir, ignore_errors=True)
+        raise
     port = _free_port()
     secret = secrets.token_hex(16)
     config = yaml.safe_load(config_path.read_text())
@@ -224,7 +233,12 @@ def start_homeserver(
     timeout = start_timeout or float(
         os.environ.get("SYNAPSE_TEST_START_TIMEOUT", "90")
     )
-    _wait_until_healthy(hs, timeout)
+    try:
+        _wait_until_healthy(hs, timeout)
+    except BaseException:
+        _kill_if_running(process)
+        hs._release_database()
+        raise
     return hs
 
 
@@ -335,7 +349,7 @@ def _fresh_postgres_database() -> tuple[dict[str, Any], Any]:
 
 
 def _wait_until_healthy(hs: Homeserver, timeout: float) -> None:
-    """Poll GET /health until 200; on failure stop the process and explain."""
+    """Poll GET /health until 200, failing with the log tail if it never is."""
     deadline = time.monotonic() + timeout
     last_error = "no attempt made"
     while time.monotonic() < deadline:
@@ -352,7 +366,6 @@ def _wait_until_healthy(hs: Homeserver, timeout: float) -> None:
         except (urllib.error.URLError, OSError) as e:
             last_error = repr(e)
         time.sleep(0.1)
-    _kill_if_running(hs.process)
     raise RuntimeError(
         f"homeserver at {hs.base_url} not healthy after {timeout}s "
         f"(last error: {last_error}). Log tail ({hs.log_path}):\n{hs.log_tail()}"
