@@ -32,6 +32,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -84,7 +85,7 @@ class Homeserver:
     config_path: Path
     log_path: Path
     process: subprocess.Popen
-    _drop_database: Any = field(default=None, repr=False)
+    _drop_database: Callable[[], None] | None = field(default=None, repr=False)
 
     def stop(self, timeout: float = _STOP_TIMEOUT_S) -> None:
         """SIGTERM the server and assert it exits cleanly (status 0).
@@ -309,7 +310,7 @@ def _log_to_console(config: dict[str, Any]) -> None:
         Path(log_config_path).write_text(yaml.safe_dump(log_config, sort_keys=False))
 
 
-def _fresh_postgres_database() -> tuple[dict[str, Any], Any]:
+def _fresh_postgres_database() -> tuple[dict[str, Any], Callable[[], None]]:
     """Create an empty database; return its config and a function dropping it."""
     import psycopg2
 
