@@ -172,7 +172,6 @@ def start_homeserver(
         raise
     port = _free_port()
     secret = secrets.token_hex(16)
-    config = yaml.safe_load(config_path.read_text())
     drop_database = None
     if database == "postgres":
         db_config, drop_database = _fresh_postgres_database()
@@ -181,32 +180,14 @@ def start_homeserver(
             "name": "sqlite3",
             "args": {"database": str(config_dir / "homeserver.db")},
         }
-    config.update(
-        {
-            "listeners": [
-                {
-                    "port": port,
-                    "type": "http",
-                    "tls": False,
-                    "bind_addresses": ["127.0.0.1"],
-                    "x_forwarded": False,
-                    "resources": [
-                        {"names": ["client", "federation"], "compress": False}
-                    ],
-                }
-            ],
-            "database": db_config,
-            "registration_shared_secret": secret,
-            "enable_registration": True,
-            "enable_registration_without_verification": True,
-            "report_stats": False,
-            "trusted_key_servers": [],
-            "suppress_key_server_warning": True,
-        }
+    config = _edit_for_tests(
+        yaml.safe_load(config_path.read_text()),
+        port=port,
+        secret=secret,
+        db_config=db_config,
+        ratelimited=ratelimited,
+        overrides=config_overrides or {},
     )
-    if not ratelimited:
-        config.update(_RELAXED_RATE_LIMITS)
-    _deep_merge(config, config_overrides or {})
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     _log_to_console(config)
 
@@ -241,6 +222,46 @@ def start_homeserver(
         hs._release_database()
         raise
     return hs
+
+
+def _edit_for_tests(
+    config: dict[str, Any],
+    *,
+    port: int,
+    secret: str,
+    db_config: dict[str, Any],
+    ratelimited: bool,
+    overrides: dict[str, Any],
+) -> dict[str, Any]:
+    """Turn the generated config into a private, unthrottled test server's."""
+    config.update(
+        {
+            "listeners": [
+                {
+                    "port": port,
+                    "type": "http",
+                    "tls": False,
+                    "bind_addresses": ["127.0.0.1"],
+                    "x_forwarded": False,
+                    "resources": [
+                        {"names": ["client", "federation"], "compress": False}
+                    ],
+                }
+            ],
+            "database": db_config,
+            "registration_shared_secret": secret,
+            "enable_registration": True,
+            "enable_registration_without_verification": True,
+            "report_stats": False,
+            # Never contact matrix.org (or anyone) for keys from a test.
+            "trusted_key_servers": [],
+            "suppress_key_server_warning": True,
+        }
+    )
+    if not ratelimited:
+        config.update(_RELAXED_RATE_LIMITS)
+    _deep_merge(config, overrides)
+    return config
 
 
 def _server_command() -> tuple[str, str]:
