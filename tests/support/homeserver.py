@@ -49,6 +49,7 @@ _LOG_TAIL_LINES = 60
 
 # Generous limits so that tests creating many users, rooms and messages quickly
 # are not throttled.  Tests that exercise rate limiting pass ratelimited=True.
+# Only limits our flows can hit (Synapse's profile limit allows 500 at once).
 _UNLIMITED = {"per_second": 10000, "burst_count": 100000}
 _RELAXED_RATE_LIMITS: dict[str, Any] = {
     "rc_message": _UNLIMITED,
@@ -65,11 +66,9 @@ _RELAXED_RATE_LIMITS: dict[str, Any] = {
         "per_user": _UNLIMITED,
         "per_issuer": _UNLIMITED,
     },
-    "rc_3pid_validation": _UNLIMITED,
     "rc_admin_redaction": _UNLIMITED,
     "rc_room_creation": _UNLIMITED,
     "rc_presence": {"per_user": _UNLIMITED},
-    "rc_profile": _UNLIMITED,
 }
 
 
