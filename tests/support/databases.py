@@ -6,27 +6,27 @@
     ...
     db.cleanup()                                    # closes pools, drops the database
 
-`prepared_pool(engine_name)` is the fast path behind the `db_pool` fixture:
-SQLite in memory, or PostgreSQL cloned from a template database that was
-prepared once per session.
+`prepared_database(engine_name, tmp_dir)` is the fast path behind the
+`db_pool` fixture: SQLite in memory, or a PostgreSQL database prepared once
+and reset after each test (see prepared_postgres.py).
 """
 
-import atexit
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import attrs
 
 from synapse.storage.database import DatabasePool, make_database_pool
 from synapse.storage.prepare import prepare_database
 from tests.support.postgres import PostgresInfo, create_database, drop_database, ensure_postgres
+from tests.support.prepared_postgres import PreparedDatabases
 from tests.support.twisted import run
 
 ENGINES = ("sqlite3", "psycopg2")
 
-_template_lock = threading.Lock()
-_templates: dict[tuple[str, int], str] = {}
+_reuse_lock = threading.Lock()
+_reusables: dict[tuple[str, int], PreparedDatabases] = {}
 
 
 @attrs.define
@@ -39,6 +39,8 @@ class TestDatabase:
     engine_name: str
     args: dict[str, Any]
     postgres: PostgresInfo | None = None
+    #: called instead of dropping the database (reusable prepared databases)
+    release: Callable[[str], None] | None = None
     pools: list[DatabasePool] = attrs.field(factory=list)
 
     @classmethod
@@ -65,7 +67,9 @@ class TestDatabase:
         for pool in self.pools:
             run(pool.close())
         self.pools.clear()
-        if self.postgres is not None:
+        if self.release is not None:
+            self.release(self.args["database"])
+        elif self.postgres is not None:
             drop_database(self.postgres, self.args["database"])
 
 
@@ -75,18 +79,15 @@ def prepared_database(engine_name: str, tmp_dir: Path) -> TestDatabase:
         db = TestDatabase(engine_name, {"database": ":memory:"})
         run(prepare_database(db.open()))
         return db
-    return TestDatabase.fresh(engine_name, tmp_dir, template=_prepared_template(ensure_postgres()))
+    info = ensure_postgres()
+    reuse = _reusable_databases(info)
+    name = reuse.acquire()
+    return TestDatabase(engine_name, info.database_args(name, cp_min=1, cp_max=5), postgres=info, release=reuse.release)
 
 
-def _prepared_template(info: PostgresInfo) -> str:
+def _reusable_databases(info: PostgresInfo) -> PreparedDatabases:
     key = (info.host, info.port)
-    with _template_lock:
-        if key not in _templates:
-            db = TestDatabase.fresh("psycopg2", Path("/nonexistent"))
-            run(prepare_database(db.open()))
-            for pool in db.pools:
-                run(pool.close())
-            name = db.args["database"]
-            atexit.register(drop_database, info, name)
-            _templates[key] = name
-        return _templates[key]
+    with _reuse_lock:
+        if key not in _reusables:
+            _reusables[key] = PreparedDatabases.create(info)
+        return _reusables[key]
