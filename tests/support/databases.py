@@ -4,29 +4,32 @@
     pool = db.open()                                # a pool on it (reactor thread handled)
     run(prepare_database(pool))
     ...
-    db.cleanup()                                    # closes pools, drops the database
+    db.cleanup()                                    # closes pools, gives the database back
 
 `prepared_database(engine_name, tmp_dir)` is the fast path behind the
 `db_pool` fixture: SQLite in memory, or a PostgreSQL database prepared once
-and reset after each test (see prepared_postgres.py).
+and reset after each test (see postgres_reuse.py).
 """
 
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import attrs
 
 from synapse.storage.database import DatabasePool, make_database_pool
 from synapse.storage.prepare import prepare_database
-from tests.support.postgres import PostgresInfo, create_database, drop_database, ensure_postgres
-from tests.support.prepared_postgres import PreparedDatabases
+from tests.support.postgres import PostgresInfo, drop_database, ensure_postgres
+from tests.support.postgres_reuse import EmptyDatabases, PreparedDatabases
 from tests.support.twisted import run
+
+T = TypeVar("T")
 
 ENGINES = ("sqlite3", "psycopg2")
 
 _reuse_lock = threading.Lock()
-_reusables: dict[tuple[str, int], PreparedDatabases] = {}
+_prepared: dict[tuple[str, int], PreparedDatabases] = {}
+_empties: dict[tuple[str, int], EmptyDatabases] = {}
 
 
 @attrs.define
@@ -44,15 +47,16 @@ class TestDatabase:
     pools: list[DatabasePool] = attrs.field(factory=list)
 
     @classmethod
-    def fresh(cls, engine_name: str, tmp_dir: Path, template: str = "template0") -> "TestDatabase":
+    def fresh(cls, engine_name: str, tmp_dir: Path) -> "TestDatabase":
         """An empty database (SQLite: a file in `tmp_dir`, so it survives
-        reopening; PostgreSQL: a new database, cloned from `template`)."""
+        reopening; PostgreSQL: a database with an empty public schema)."""
         if engine_name == "sqlite3":
             return cls(engine_name, {"database": str(tmp_dir / "homeserver.db")})
         if engine_name == "psycopg2":
             info = ensure_postgres()
-            name = create_database(info, template=template)
-            return cls(engine_name, info.database_args(name, cp_min=1, cp_max=5), postgres=info)
+            empty = _reusable(_empties, info, EmptyDatabases)
+            name = empty.acquire()
+            return cls(engine_name, info.database_args(name, cp_min=1, cp_max=5), postgres=info, release=empty.release)
         raise ValueError(f"unknown engine {engine_name!r}")
 
     def open(self, **overrides: Any) -> DatabasePool:
@@ -80,14 +84,14 @@ def prepared_database(engine_name: str, tmp_dir: Path) -> TestDatabase:
         run(prepare_database(db.open()))
         return db
     info = ensure_postgres()
-    reuse = _reusable_databases(info)
+    reuse = _reusable(_prepared, info, PreparedDatabases.create)
     name = reuse.acquire()
     return TestDatabase(engine_name, info.database_args(name, cp_min=1, cp_max=5), postgres=info, release=reuse.release)
 
 
-def _reusable_databases(info: PostgresInfo) -> PreparedDatabases:
+def _reusable(registry: dict[tuple[str, int], T], info: PostgresInfo, factory: Callable[[PostgresInfo], T]) -> T:
     key = (info.host, info.port)
     with _reuse_lock:
-        if key not in _reusables:
-            _reusables[key] = PreparedDatabases.create(info)
-        return _reusables[key]
+        if key not in registry:
+            registry[key] = factory(info)
+        return registry[key]

@@ -1,4 +1,9 @@
-"""Prepared PostgreSQL databases, reused between tests after a reset.
+"""PostgreSQL test databases, reused between tests after a reset.
+
+`EmptyDatabases` hands out empty databases: resetting one is dropping and
+recreating its `public` schema.
+
+`PreparedDatabases` hands out databases with the schema applied:
 
 CREATE DATABASE copies a whole template and costs around a second on a busy
 machine; applying the schema per test costs more as the schema grows. So the
@@ -67,7 +72,7 @@ class _Snapshot:
 
 
 def _query(cur: Any, sql: str, args: tuple = ()) -> list[tuple]:
-    cur.execute(sql, args)
+    cur.execute(sql, args or None)  # no args: no %-formatting of the SQL
     return cur.fetchall()
 
 
@@ -200,6 +205,52 @@ class PreparedDatabases:
 
     def _drop_all(self) -> None:
         for name in [*self._free, self._template]:
+            try:
+                drop_database(self._info, name)
+            except Exception:
+                pass  # the throwaway cluster may already be gone at exit
+
+
+class EmptyDatabases:
+    """Empty databases (UTF8, 'C' locale), handed out and taken back."""
+
+    def __init__(self, info: PostgresInfo) -> None:
+        self._info = info
+        self._lock = threading.Lock()
+        self._free: list[str] = []
+        atexit.register(self._drop_all)
+
+    def acquire(self) -> str:
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+        return create_database(self._info)
+
+    def release(self, name: str) -> None:
+        try:
+            conn = self._info.connect(name)
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SET lock_timeout = '5s'")
+                    other_schemas = _query(
+                        cur,
+                        "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('public', 'information_schema')"
+                        " AND nspname NOT LIKE 'pg\\_%'",
+                    )
+                    for (schema,) in other_schemas:
+                        cur.execute(f'DROP SCHEMA "{schema}" CASCADE')
+                    cur.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+            finally:
+                conn.close()
+        except Exception:
+            logger.warning("Could not reset test database %s; dropping it", name, exc_info=True)
+            drop_database(self._info, name)
+            return
+        with self._lock:
+            self._free.append(name)
+
+    def _drop_all(self) -> None:
+        for name in self._free:
             try:
                 drop_database(self._info, name)
             except Exception:
