@@ -12,7 +12,8 @@ SQL is written with `?` placeholders for both engines; `LoggingTransaction`
 converts it and logs each statement at DEBUG on the `synapse.storage.SQL`
 logger. The `simple_*` helpers cover the everyday single-table statements,
 each as an `async` method and as a static `*_txn` variant to compose inside
-a larger interaction.
+a larger interaction. The single-statement helpers run with
+`db_autocommit`, which spares PostgreSQL a BEGIN and a COMMIT round trip.
 """
 
 import logging
@@ -160,16 +161,31 @@ class DatabasePool:
         func: Callable[..., R],
         *args: Any,
         isolation_level: IsolationLevel | None = None,
+        db_autocommit: bool = False,
         **kwargs: Any,
     ) -> R:
         """Run `func(txn, *args, **kwargs)` in one transaction and return its
-        result; see the module docstring for retries and callbacks."""
+        result; see the module docstring for retries and callbacks.
+
+        `db_autocommit=True` runs each statement in its own transaction,
+        saving PostgreSQL the BEGIN and COMMIT round trips: only for
+        functions whose single statement (or idempotent reads) need no
+        atomicity across statements."""
         after: list[_Callback] = []
         on_exception: list[_Callback] = []
         timings = _Timings(queued_at=time.monotonic())
         try:
             result = await self._pool.runWithConnection(
-                self._new_transaction, desc, timings, after, on_exception, func, args, kwargs, isolation_level
+                self._new_transaction,
+                desc,
+                timings,
+                after,
+                on_exception,
+                func,
+                args,
+                kwargs,
+                isolation_level,
+                db_autocommit,
             )
         except BaseException:
             self._record(desc, timings, failed=True)
@@ -196,6 +212,7 @@ class DatabasePool:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         isolation_level: IsolationLevel | None,
+        autocommit: bool,
     ) -> R:
         """Runs in a database thread: attempt `func` until it commits, fails
         for good, or runs out of attempts."""
@@ -205,7 +222,7 @@ class DatabasePool:
             attempt_on_exception: list[_Callback] = []
             txn = LoggingTransaction(conn.cursor(), desc, self.engine, attempt_after, attempt_on_exception)
             try:
-                self.engine.start_transaction(conn, isolation_level)
+                self.engine.start_transaction(conn, isolation_level, autocommit)
                 result = func(txn, *args, **kwargs)
                 conn.commit()
             except Exception as exc:
@@ -231,7 +248,7 @@ class DatabasePool:
                     txn.close()
                 except Exception:
                     pass  # the connection may already be gone; nothing to free
-                self.engine.end_transaction(conn, isolation_level)
+                self.engine.end_transaction(conn, isolation_level, autocommit)
             after.extend(attempt_after)
             return result
         raise AssertionError("unreachable: the last attempt returns or raises")
@@ -243,7 +260,7 @@ class DatabasePool:
             txn.execute(sql, args)
             return txn.fetchall() if txn.description is not None else []
 
-        return await self.runInteraction(desc, _execute)
+        return await self.runInteraction(desc, _execute, db_autocommit=True)
 
     async def close(self) -> None:
         """Close every connection and stop the pool's threads."""
@@ -252,7 +269,7 @@ class DatabasePool:
     # -- inserts and upserts -------------------------------------------------
 
     async def simple_insert(self, table: str, values: Mapping[str, Any], desc: str = "simple_insert") -> None:
-        await self.runInteraction(desc, self.simple_insert_txn, table, values)
+        await self.runInteraction(desc, self.simple_insert_txn, table, values, db_autocommit=True)
 
     @staticmethod
     def simple_insert_txn(txn: LoggingTransaction, table: str, values: Mapping[str, Any]) -> None:
@@ -281,7 +298,7 @@ class DatabasePool:
         insertion_values: Mapping[str, Any] | None = None,
         desc: str = "simple_upsert",
     ) -> None:
-        await self.runInteraction(desc, self.simple_upsert_txn, table, keyvalues, values, insertion_values)
+        await self.runInteraction(desc, self.simple_upsert_txn, table, keyvalues, values, insertion_values, db_autocommit=True)
 
     @staticmethod
     def simple_upsert_txn(
@@ -317,7 +334,7 @@ class DatabasePool:
         allow_none: bool = False,
         desc: str = "simple_select_one",
     ) -> dict[str, Any] | None:
-        return await self.runInteraction(desc, self.simple_select_one_txn, table, keyvalues, retcols, allow_none)
+        return await self.runInteraction(desc, self.simple_select_one_txn, table, keyvalues, retcols, allow_none, db_autocommit=True)
 
     @staticmethod
     def simple_select_one_txn(
@@ -348,7 +365,7 @@ class DatabasePool:
         allow_none: bool = False,
         desc: str = "simple_select_one_onecol",
     ) -> Any:
-        return await self.runInteraction(desc, self.simple_select_one_onecol_txn, table, keyvalues, retcol, allow_none)
+        return await self.runInteraction(desc, self.simple_select_one_onecol_txn, table, keyvalues, retcol, allow_none, db_autocommit=True)
 
     @staticmethod
     def simple_select_one_onecol_txn(
@@ -360,7 +377,7 @@ class DatabasePool:
     async def simple_select_onecol(
         self, table: str, keyvalues: Mapping[str, Any] | None, retcol: str, desc: str = "simple_select_onecol"
     ) -> list[Any]:
-        return await self.runInteraction(desc, self.simple_select_onecol_txn, table, keyvalues, retcol)
+        return await self.runInteraction(desc, self.simple_select_onecol_txn, table, keyvalues, retcol, db_autocommit=True)
 
     @staticmethod
     def simple_select_onecol_txn(
@@ -378,7 +395,7 @@ class DatabasePool:
         retcols: Sequence[str],
         desc: str = "simple_select_list",
     ) -> list[dict[str, Any]]:
-        return await self.runInteraction(desc, self.simple_select_list_txn, table, keyvalues, retcols)
+        return await self.runInteraction(desc, self.simple_select_list_txn, table, keyvalues, retcols, db_autocommit=True)
 
     @staticmethod
     def simple_select_list_txn(
@@ -433,7 +450,7 @@ class DatabasePool:
         updatevalues: Mapping[str, Any],
         desc: str = "simple_update",
     ) -> int:
-        return await self.runInteraction(desc, self.simple_update_txn, table, keyvalues, updatevalues)
+        return await self.runInteraction(desc, self.simple_update_txn, table, keyvalues, updatevalues, db_autocommit=True)
 
     @staticmethod
     def simple_update_txn(
@@ -467,7 +484,7 @@ class DatabasePool:
             raise StoreError(500, f"More than one row matched in {table}")
 
     async def simple_delete(self, table: str, keyvalues: Mapping[str, Any], desc: str = "simple_delete") -> int:
-        return await self.runInteraction(desc, self.simple_delete_txn, table, keyvalues)
+        return await self.runInteraction(desc, self.simple_delete_txn, table, keyvalues, db_autocommit=True)
 
     @staticmethod
     def simple_delete_txn(txn: LoggingTransaction, table: str, keyvalues: Mapping[str, Any]) -> int:

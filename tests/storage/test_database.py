@@ -134,6 +134,22 @@ def test_other_errors_are_not_retried(db_pool):
     assert run(db_pool.execute("one", "SELECT 1")) == [(1,)]
 
 
+def test_db_autocommit_commits_each_statement(db_pool):
+    _make_table(db_pool)
+
+    def insert_then_fail(txn: LoggingTransaction) -> None:
+        txn.execute("INSERT INTO t (v) VALUES (1)")
+        raise ValueError("after the insert")
+
+    with pytest.raises(ValueError):
+        run(db_pool.runInteraction("autocommit", insert_then_fail, db_autocommit=True))
+    assert _values(db_pool) == [1]
+    # The connection is transactional again for the next interaction.
+    with pytest.raises(ValueError):
+        run(db_pool.runInteraction("transactional", insert_then_fail))
+    assert _values(db_pool) == [1]
+
+
 def test_placeholders_and_literal_percent_signs(db_pool):
     rows = run(db_pool.execute("concat", "SELECT ? || '%', CASE WHEN 'ab%' LIKE 'a%' THEN 1 ELSE 0 END", "x"))
     assert rows == [("x%", 1)]
