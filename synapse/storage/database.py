@@ -19,7 +19,8 @@ a larger interaction. The single-statement helpers run with
 import logging
 import random
 import time
-from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Sequence, TypeVar
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 import attrs
 from twisted.enterprise import adbapi
@@ -63,7 +64,7 @@ class LoggingTransaction:
     """A DB-API cursor for one transaction attempt: converts `?` placeholders
     for the engine, logs statements, and collects post-commit callbacks."""
 
-    __slots__ = ("txn", "desc", "database_engine", "_after_callbacks", "_exception_callbacks")
+    __slots__ = ("_after_callbacks", "_exception_callbacks", "database_engine", "desc", "txn")
 
     def __init__(
         self,
@@ -246,8 +247,8 @@ class DatabasePool:
             finally:
                 try:
                     txn.close()
-                except Exception:
-                    pass  # the connection may already be gone; nothing to free
+                except self.engine.module.Error:
+                    logger.debug("[TXN %s] closing the cursor failed (connection gone?)", desc, exc_info=True)
                 self.engine.end_transaction(conn, isolation_level, autocommit)
             after.extend(attempt_after)
             return result

@@ -187,7 +187,7 @@ def test_advance_ignores_self_and_unknown_instances(pool):
 def test_idle_writer_does_not_jump_past_an_allocation_in_progress(pool):
     gen = _create(pool, "w1", ["w1", "w2"])
 
-    async def allocate_while_other_writer_advances() -> int:
+    async def allocate_while_other_writer_advances() -> tuple[int, int]:
         allocation = gen.get_next()
         pending = defer.ensureDeferred(allocation.__aenter__())  # fetching an id from the database
         gen.advance("w2", 50)

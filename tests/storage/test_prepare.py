@@ -9,8 +9,8 @@ from synapse.storage.database import DatabasePool
 from synapse.storage.engines import create_engine
 from synapse.storage.prepare import (
     APPLIED_TABLE,
-    PrepareDatabaseError,
     SCHEMA_DIR,
+    PrepareDatabaseError,
     find_schema_files,
     prepare_database,
 )

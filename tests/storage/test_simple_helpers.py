@@ -121,6 +121,7 @@ def test_delete(pool):
 def test_txn_variants_compose_in_one_transaction(pool):
     def move(txn: LoggingTransaction) -> dict:
         row = DatabasePool.simple_select_one_txn(txn, "things", {"k": "a"}, ("n", "note"))
+        assert row is not None
         DatabasePool.simple_delete_txn(txn, "things", {"k": "a"})
         DatabasePool.simple_insert_txn(txn, "things", {"k": "a2", **row})
         DatabasePool.simple_insert_many_txn(txn, "things", ("k", "n"), [("m1", 7), ("m2", 7)])

@@ -12,8 +12,9 @@ and reset after each test (see postgres_reuse.py).
 """
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 

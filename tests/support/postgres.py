@@ -127,7 +127,7 @@ def _start_cluster() -> PostgresInfo:
         kwargs: dict[str, Any] = {"user": owner.pw_uid, "group": owner.pw_gid, "extra_groups": []} if as_root else {}
         result = subprocess.run(
             [str(bin_dir / args[0]), *args[1:]],
-            cwd=base, capture_output=True, text=True,
+            cwd=base, capture_output=True, text=True, check=False,
             env={"PATH": os.environ.get("PATH", ""), "HOME": str(base), "LANG": "C"}, **kwargs,
         )
         if result.returncode != 0:

@@ -10,8 +10,9 @@ provides the few primitives that have no portable spelling (sequences,
 import abc
 import enum
 import re
+from collections.abc import Iterable, Mapping
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from synapse.storage.database import LoggingTransaction

@@ -8,7 +8,8 @@ silently unusable after an OS upgrade.
 """
 
 import logging
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import psycopg2
 import psycopg2.errors
@@ -153,7 +154,10 @@ class PostgresEngine(BaseDatabaseEngine):
     def get_sequence_value_txn(self, txn: "LoggingTransaction", name: str) -> int:
         check_identifier(name)
         txn.execute(f"SELECT last_value, is_called FROM {name}")
-        last_value, is_called = txn.fetchone()
+        row = txn.fetchone()
+        if row is None:
+            raise LookupError(f"Sequence {name!r} returned no state")
+        last_value, is_called = row
         return int(last_value) if is_called else int(last_value) - 1
 
     def allocate_from_sequence_txn(self, txn: "LoggingTransaction", name: str, n: int) -> list[int]:
