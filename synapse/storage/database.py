@@ -4,7 +4,8 @@
 database thread inside one transaction, commits, and reruns it from scratch
 (bounded, with backoff) when the engine says the failure was transient:
 PostgreSQL serialization failures and deadlocks, SQLite's "database is
-locked". `func` must therefore be safe to rerun: keep side effects outside
+locked", or a PostgreSQL connection that died before COMMIT (it is replaced
+by a new one). `func` must therefore be safe to rerun: keep side effects outside
 the database in `txn.call_after` callbacks, which run on the reactor thread
 once the transaction has committed.
 
@@ -16,6 +17,7 @@ a larger interaction. The single-statement helpers run with
 `db_autocommit`, which spares PostgreSQL a BEGIN and a COMMIT round trip.
 """
 
+import inspect
 import logging
 import random
 import time
@@ -221,24 +223,38 @@ class DatabasePool:
         for attempt in range(1, MAX_TRANSACTION_ATTEMPTS + 1):
             attempt_after: list[_Callback] = []
             attempt_on_exception: list[_Callback] = []
+            committing = False
             txn = LoggingTransaction(conn.cursor(), desc, self.engine, attempt_after, attempt_on_exception)
             try:
                 self.engine.start_transaction(conn, isolation_level, autocommit)
                 result = func(txn, *args, **kwargs)
+                committing = True
                 conn.commit()
             except Exception as exc:
-                try:
-                    conn.rollback()
-                except Exception:
-                    logger.warning("[TXN %s] rollback failed", desc, exc_info=True)
-                    on_exception.extend(attempt_on_exception)
-                    raise exc
-                if self.engine.is_retryable(exc) and attempt < MAX_TRANSACTION_ATTEMPTS:
+                retry = attempt < MAX_TRANSACTION_ATTEMPTS
+                if not self._rollback(conn, desc):
+                    # The connection died. Nothing was committed unless it died
+                    # during COMMIT (or between autocommit statements): only
+                    # then is rerunning on a new connection unsafe.
+                    retry = retry and not committing and not autocommit and self._pool.reconnect
+                    retry = retry and self._reconnect(conn, desc)
+                    reason = "lost its database connection"
+                elif self.engine.is_retryable(exc):
+                    reason = "transient failure"
+                else:
+                    retry = False
+                if retry:
                     delay = retry_delay(attempt)
                     timings.retries += 1
                     logger.warning(
-                        "[TXN %s] transient failure (%s: %s); retrying in %.0fms (attempt %d of %d)",
-                        desc, type(exc).__name__, str(exc).strip(), delay * 1000, attempt + 1, MAX_TRANSACTION_ATTEMPTS,
+                        "[TXN %s] %s (%s: %s); retrying in %.0fms (attempt %d of %d)",
+                        desc,
+                        reason,
+                        type(exc).__name__,
+                        str(exc).strip(),
+                        delay * 1000,
+                        attempt + 1,
+                        MAX_TRANSACTION_ATTEMPTS,
                     )
                     time.sleep(delay)
                     continue
@@ -250,9 +266,35 @@ class DatabasePool:
                 except self.engine.module.Error:
                     logger.debug("[TXN %s] closing the cursor failed (connection gone?)", desc, exc_info=True)
                 self.engine.end_transaction(conn, isolation_level, autocommit)
+            if inspect.iscoroutine(result):
+                result.close()
+                raise TypeError(f"runInteraction({desc!r}) got an async function; it must be synchronous")
             after.extend(attempt_after)
             return result
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    @staticmethod
+    def _rollback(conn: Any, desc: str) -> bool:
+        """Roll back; False if the connection turned out to be dead (adbapi
+        then drops it from the pool)."""
+        try:
+            conn.rollback()
+        except Exception:
+            logger.warning("[TXN %s] rollback failed: database connection lost", desc, exc_info=True)
+            return False
+        return True
+
+    @staticmethod
+    def _reconnect(conn: Any, desc: str) -> bool:
+        """Give adbapi's connection wrapper a fresh connection in place of
+        the dead one it already discarded; False if the database is down."""
+        conn._connection = None  # adbapi's own attribute: the discarded connection
+        try:
+            conn.reconnect()
+        except Exception:
+            logger.warning("[TXN %s] could not reconnect to the database", desc, exc_info=True)
+            return False
+        return True
 
     async def execute(self, desc: str, sql: str, *args: Any) -> list[tuple]:
         """Run one statement in its own transaction; return its rows (if any)."""

@@ -243,3 +243,33 @@ def test_postgres_isolation_level_applies_to_one_transaction_only(pg_pool):
     assert run(pg_pool.runInteraction("level", level, isolation_level=IsolationLevel.REPEATABLE_READ)) == "repeatable read"
     for _ in range(3):  # whichever pooled connection runs it
         assert run(pg_pool.runInteraction("level", level)) == "read committed"
+
+
+def test_postgres_pool_reconnects_after_losing_its_connection(pg_pool):
+    from tests.support.postgres import ensure_postgres
+
+    def backend_pid(txn: LoggingTransaction) -> int:
+        txn.execute("SELECT pg_backend_pid()")
+        return txn.fetchone()[0]
+
+    pids = {run(pg_pool.runInteraction("pid", backend_pid)) for _ in range(10)}
+    admin = ensure_postgres().connect()
+    with admin.cursor() as cur:
+        for pid in pids:
+            cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    admin.close()
+
+    # Each interaction that meets a killed connection finds out before
+    # COMMIT, so it is rerun on a new connection instead of failing.
+    retries_before = _counter(transaction_retries, "pid")
+    after = [run(pg_pool.runInteraction("pid", backend_pid)) for _ in range(10)]
+    assert not set(after) & pids
+    assert 1 <= _counter(transaction_retries, "pid") - retries_before <= len(pids)
+
+
+def test_async_function_is_refused(db_pool):
+    async def not_allowed(txn: LoggingTransaction) -> None:
+        txn.execute("SELECT 1")
+
+    with pytest.raises(TypeError, match="synchronous"):
+        run(db_pool.runInteraction("async", not_allowed))
