@@ -1,5 +1,7 @@
 """StreamIdGenerator: allocation, out-of-order completion, several writers, restarts."""
 
+import random
+
 import pytest
 from twisted.internet import defer
 
@@ -248,3 +250,48 @@ def test_writers_in_two_processes(test_database):
     assert restarted.get_positions() == {"w1": 21, "w2": 21}
     assert restarted.get_current_token() == 21
     assert _Held(restarted.get_next()).value == 22
+
+
+def test_random_interleavings_never_expose_an_unfinished_id(pool):
+    """Two writers and a reader under a random mix of allocations, out-of-order
+    finishes and replication messages: no token ever reaches an unfinished id,
+    and no token goes backwards."""
+    rng = random.Random(1234)
+    writers = ["w1", "w2"]
+    gens = {name: _create(pool, name, writers) for name in writers}
+    reader = _create(pool, "reader", writers)
+    everyone = [*gens.values(), reader]
+    held: list[tuple[str, _Held]] = []
+    last_tokens = {id(g): g.get_current_token() for g in everyone}
+
+    for _ in range(150):
+        action = rng.random()
+        if action < 0.4 or not held:
+            name = rng.choice(writers)
+            held.append((name, _Held(gens[name].get_next())))
+        elif action < 0.8:
+            name, allocation = held.pop(rng.randrange(len(held)))
+            _persist(pool, gens[name], allocation.value)
+            allocation.finish()
+        else:
+            source = gens[rng.choice(writers)]
+            for target in everyone:
+                target.advance(source.instance_name, source.get_current_token_for_writer(source.instance_name))
+
+        lowest_unfinished = min((allocation.value for _, allocation in held), default=None)
+        for gen in everyone:
+            token = gen.get_current_token()
+            assert token >= last_tokens[id(gen)]
+            if lowest_unfinished is not None:
+                assert token < lowest_unfinished
+            last_tokens[id(gen)] = token
+
+    for name, allocation in held:
+        _persist(pool, gens[name], allocation.value)
+        allocation.finish()
+    for _ in range(2):
+        for source in gens.values():
+            for target in everyone:
+                target.advance(source.instance_name, source.get_current_token_for_writer(source.instance_name))
+    top = max(row[0] for row in run(pool.execute("max", "SELECT MAX(stream_id) FROM stream_rows")))
+    assert {g.get_current_token() for g in everyone} == {top}
