@@ -63,6 +63,10 @@ class RoomMemberHandler:
             raise AuthError(403, f"{target_user_id} is not banned from the room")
         if action == "kick" and current_membership not in ("join", "invite", "knock"):
             raise AuthError(403, f"{target_user_id} is not in the room")
+        if action == "join" and requester.is_guest and current_membership != "join":
+            guest_access = await stores.state.get_current_state_event(room_id, "m.room.guest_access")
+            if guest_access is None or guest_access.content.get("guest_access") != "can_join":
+                raise AuthError(403, "Guest access is not allowed in this room", Codes.GUEST_ACCESS_FORBIDDEN)
 
         event_content = dict(content or {})
         event_content["membership"] = membership

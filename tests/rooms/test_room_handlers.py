@@ -3,6 +3,7 @@
 import pytest
 
 from synapse.api.errors import LimitExceededError, NotFoundError, SynapseError
+from synapse.types import Requester, UserID
 from tests.rooms.server import Limit, make_config, make_homeserver, requester, user
 from tests.support.twisted import run
 
@@ -197,6 +198,18 @@ def test_join_public_room_with_profile(hs):
     # profile propagation: a join with content for an already joined member
     member(hs, "bob", BOB, room_id, "join", content={"displayname": "Robert"})
     assert run(hs.stores.members.get_joined_members(room_id))[BOB]["display_name"] == "Robert"
+
+
+def test_guest_join_needs_guest_access(hs):
+    guest = Requester(UserID("guest1", "test.local"), "GDEV", None, is_guest=True)
+    public = create(hs, preset="public_chat")  # public_chat sends no guest_access
+    with pytest.raises(SynapseError) as e:
+        run(hs.room_member_handler.update_membership(guest, guest.user_id, public, "join"))
+    assert (e.value.code, e.value.errcode) == (403, "M_GUEST_ACCESS_FORBIDDEN")
+    private = create(hs, preset="private_chat")  # guest_access can_join
+    member(hs, "alice", guest.user_id, private, "invite")
+    run(hs.room_member_handler.update_membership(guest, guest.user_id, private, "join"))
+    assert run(hs.stores.members.get_membership(private, guest.user_id))[0] == "join"
 
 
 def test_membership_errors(hs):
