@@ -18,6 +18,7 @@ from synapse.events.model import FrozenEvent, InternalMetadata, JsonDict
 from synapse.events.power_levels import get_named_level, get_user_power_level
 from synapse.events.room_versions import RoomVersion
 from synapse.events.serialize import strip_event
+from synapse.events.snapshot import EventContext
 from synapse.events.validation import validate_client_content, validate_event_for_room_version
 from synapse.storage.persist_events import KeyedLinearizer
 from synapse.types import Requester
@@ -90,7 +91,8 @@ class EventCreationHandler:
                 if existing is not None:
                     return existing
             event, context = await self._build_and_check(requester, event_dict, room_version, txn_id)
-            await self._hs.event_persister.persist_event(event, context)
+            if context is not None:
+                await self._hs.event_persister.persist_event(event, context)
         return event
 
     async def _event_for_txn(self, requester: Requester, room_id: str, txn_id: str) -> Optional[FrozenEvent]:
@@ -102,7 +104,10 @@ class EventCreationHandler:
 
     async def _build_and_check(
         self, requester: Requester, event_dict: JsonDict, room_version: RoomVersion, txn_id: Optional[str]
-    ) -> tuple[FrozenEvent, Any]:
+    ) -> tuple[FrozenEvent, Optional[EventContext]]:
+        """The event to persist and its context; or, when the event would
+        repeat the current state event of its key (same sender and content),
+        that event and no context: nothing new is sent."""
         stores = self._hs.stores
         is_create = event_dict["type"] == "m.room.create"
         prev_ids: list[str] = []
@@ -147,6 +152,11 @@ class EventCreationHandler:
         check_auth_rules_for_event(event, auth_map, auth_map.get(CREATE_KEY))
         if event.type == "m.room.redaction":
             await self._check_redaction(event, auth_map)
+        if event.is_state():
+            replaced = context.replaced_state_id(event)
+            current = await stores.events.get_event(replaced, allow_none=True) if replaced else None
+            if current is not None and current.sender == event.sender and current.content == event.content:
+                return current, None
         return event, context
 
     def _unsigned_for(self, template: FrozenEvent, auth_map: dict) -> JsonDict:

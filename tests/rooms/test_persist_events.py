@@ -96,13 +96,13 @@ def test_failed_transaction_leaves_nothing_behind(db_pool):
     def counts():
         return {t: _count(db_pool, f"SELECT COUNT(*) FROM {t}") for t in tables}
 
-    async def send_topic(hs, room_id):
+    async def send_topic(hs, room_id, topic):
         return await hs.event_creation_handler.create_and_send_event(
-            requester("alice"), {"type": "m.room.topic", "room_id": room_id, "state_key": "", "content": {"topic": "t"}})
+            requester("alice"), {"type": "m.room.topic", "room_id": room_id, "state_key": "", "content": {"topic": topic}})
 
     hs = run(make_homeserver(db_pool))
     room_id = run(_room(hs))
-    topic = run(send_topic(hs, room_id))
+    topic = run(send_topic(hs, room_id, "first"))
     before = counts()
     position = hs.current_token().room_key
 
@@ -116,7 +116,7 @@ def test_failed_transaction_leaves_nothing_behind(db_pool):
         run(persist_again())
     assert counts() == before
     # the room still works and the stream moved past the failed allocation
-    event = run(send_topic(hs, room_id))
+    event = run(send_topic(hs, room_id, "second"))
     assert event.internal_metadata.stream_ordering > position
     assert counts()["events"] == before["events"] + 1
 
@@ -197,3 +197,27 @@ def test_members_store(db_pool):
     assert [r.room_id for r in run(members.get_rooms_for_user(user("carol"), ("invite",)))] == [room_id]
     assert run(members.get_rooms_for_user(user("carol"))) == []
     assert run(members.get_joined_member_counts([room_id])) == {room_id: 2}
+
+
+def test_concurrent_sends_form_one_chain(db_pool):
+    """Sends racing in one room are serialised: none is lost, each cites the
+    previous one, and racing repeats of one transaction id give one event."""
+    from twisted.internet import defer
+
+    async def go():
+        hs = await make_homeserver(db_pool)
+        room_id = await _room(hs)
+        sends = [defer.ensureDeferred(_send(hs, room_id, body=str(i))) for i in range(15)]
+        sends += [defer.ensureDeferred(_send(hs, room_id, body="dup", txn_id="same")) for _ in range(3)]
+        events = await defer.gatherResults(sends, consumeErrors=True)
+        return hs, room_id, events
+
+    hs, room_id, events = run(go())
+    distinct = {e.event_id: e for e in events}
+    assert len(distinct) == 16
+    assert len({e.event_id for e in events[15:]}) == 1
+    chain = sorted(distinct.values(), key=lambda e: e.depth)
+    assert [e.depth for e in chain] == list(range(chain[0].depth, chain[0].depth + 16))
+    for previous, event in zip(chain, chain[1:]):
+        assert event.prev_event_ids() == [previous.event_id]
+    assert run(hs.stores.events.get_forward_extremities(room_id)) == [chain[-1].event_id]

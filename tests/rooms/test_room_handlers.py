@@ -292,3 +292,23 @@ def test_redaction_permissions(hs):
 def test_unknown_alias(hs):
     with pytest.raises(NotFoundError):
         run(hs.directory_handler.resolve_room_id("#nope:test.local"))
+
+
+def test_repeated_state_is_not_sent_again(hs):
+    room_id = create(hs, preset="public_chat", power_level_content_override={"state_default": 0})
+    topic = {"topic": "same"}
+    first = send(hs, "alice", room_id, "m.room.topic", topic, state_key="")
+    again = send(hs, "alice", room_id, "m.room.topic", dict(topic), state_key="")
+    assert again.event_id == first.event_id
+    assert run(hs.stores.events.get_forward_extremities(room_id)) == [first.event_id]
+    # once redacted, the same content is new again
+    send(hs, "alice", room_id, "m.room.redaction", {}, redacts=first.event_id)
+    third = send(hs, "alice", room_id, "m.room.topic", dict(topic), state_key="")
+    assert third.event_id != first.event_id
+    # a member who left gets no answer from the old event: the auth rules refuse
+    member(hs, "bob", BOB, room_id, "join")
+    bobs = send(hs, "bob", room_id, "org.example.bob", {"v": 1}, state_key="")
+    member(hs, "bob", BOB, room_id, "leave")
+    with pytest.raises(SynapseError) as e:
+        send(hs, "bob", room_id, "org.example.bob", {"v": 1}, state_key="")
+    assert e.value.code == 403 and bobs.event_id
