@@ -127,11 +127,14 @@ class EventCreationHandler:
         if template.type == "m.room.member" and template.membership in ("invite", "knock"):
             needed.update((t, "") for t in PREJOIN_STATE_TYPES)
         wanted_ids = {state_before[key] for key in needed if key in state_before}
+        # the auth rules judge events as sent; what users are shown is redacted
         state_events = await stores.events.get_unredacted_events(wanted_ids)
-        auth_map = {key: state_events[state_before[key]] for key in needed if key in state_before and state_before[key] in state_events}
+        shown_events = await stores.events.get_events(wanted_ids)
+        auth_map = _by_key(state_before, needed, state_events)
+        shown_map = _by_key(state_before, needed, shown_events)
 
         event_dict = dict(event_dict)
-        event_dict["unsigned"] = self._unsigned_for(template, auth_map)
+        event_dict["unsigned"] = self._unsigned_for(template, shown_map)
         auth_keys = auth_types_for_event(room_version, template)
         auth_events = [auth_map[key] for key in sorted(auth_keys) if key in auth_map]
         metadata = InternalMetadata(
@@ -153,25 +156,24 @@ class EventCreationHandler:
         if event.type == "m.room.redaction":
             await self._check_redaction(event, auth_map)
         if event.is_state():
-            replaced = context.replaced_state_id(event)
-            current = await stores.events.get_event(replaced, allow_none=True) if replaced else None
+            current = shown_map.get((event.type, event.state_key))  # type: ignore[arg-type]
             if current is not None and current.sender == event.sender and current.content == event.content:
                 return current, None
         return event, context
 
-    def _unsigned_for(self, template: FrozenEvent, auth_map: dict) -> JsonDict:
+    def _unsigned_for(self, template: FrozenEvent, state: dict) -> JsonDict:
         """Server-added unsigned data: what a state event replaces, and the
         stripped room state an invited or knocking user gets to see."""
         unsigned: JsonDict = {}
         if template.is_state():
-            replaced = auth_map.get((template.type, template.state_key))
+            replaced = state.get((template.type, template.state_key))
             if replaced is not None:
                 unsigned["replaces_state"] = replaced.event_id
                 unsigned["prev_content"] = replaced.content
                 unsigned["prev_sender"] = replaced.sender
         if template.type == "m.room.member" and template.membership in ("invite", "knock"):
-            stripped = [strip_event(auth_map[(t, "")]) for t in PREJOIN_STATE_TYPES if (t, "") in auth_map]
-            sender_member = auth_map.get(("m.room.member", template.sender))
+            stripped = [strip_event(state[(t, "")]) for t in PREJOIN_STATE_TYPES if (t, "") in state]
+            sender_member = state.get(("m.room.member", template.sender))
             if sender_member is not None:
                 stripped.append(strip_event(sender_member))
             unsigned["invite_room_state" if template.membership == "invite" else "knock_room_state"] = stripped
@@ -190,6 +192,11 @@ class EventCreationHandler:
         level = get_user_power_level(event.sender, auth_map, auth_map.get(CREATE_KEY))
         if level < get_named_level(auth_map, "redact", 50):
             raise AuthError(403, "You don't have permission to redact this event")
+
+
+def _by_key(state_ids: dict, keys: set, events: dict[str, FrozenEvent]) -> dict:
+    """(type, state_key) -> event, for the wanted keys present in the state."""
+    return {key: events[state_ids[key]] for key in keys if key in state_ids and state_ids[key] in events}
 
 
 def _place_redacts(event_dict: JsonDict, room_version: RoomVersion) -> None:

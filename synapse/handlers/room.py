@@ -40,7 +40,9 @@ class RoomCreationHandler:
         self._hs = hs
         self._limiter = ratelimiter_from_settings(hs.clock, hs.config.ratelimiting.rc_room_creation)
 
-    async def create_room(self, requester: Requester, config: JsonDict, ratelimit: bool = True) -> tuple[str, Optional[str]]:
+    async def create_room(
+        self, requester: Requester, config: JsonDict, ratelimit: bool = True
+    ) -> tuple[str, Optional[str]]:
         """Creates the room; returns (room_id, room_alias or None)."""
         user_id = requester.user_id
         room_version = self._room_version(config)

@@ -16,7 +16,15 @@ from synapse.events.model import JsonDict
 from synapse.types import Requester, UserID
 
 # action -> the membership the event carries
-_ACTIONS = {"join": "join", "invite": "invite", "leave": "leave", "kick": "leave", "ban": "ban", "unban": "leave", "knock": "knock"}
+_ACTIONS = {
+    "join": "join",
+    "invite": "invite",
+    "leave": "leave",
+    "kick": "leave",
+    "ban": "ban",
+    "unban": "leave",
+    "knock": "knock",
+}
 # actions a user can only take for themselves
 _SELF_ACTIONS = ("join", "leave", "knock")
 

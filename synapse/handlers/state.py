@@ -17,7 +17,9 @@ class StateHandler:
     def __init__(self, hs: Any) -> None:
         self._stores = hs.stores
 
-    async def compute_context_for_new_event(self, room_version: RoomVersion, prev_event_ids: Collection[str]) -> EventContext:
+    async def compute_context_for_new_event(
+        self, room_version: RoomVersion, prev_event_ids: Collection[str]
+    ) -> EventContext:
         """The EventContext for an event whose prev events are `prev_event_ids`."""
         if not prev_event_ids:
             return EventContext(state_ids_before={})

@@ -136,9 +136,7 @@ class EventPersister:
         return event, stream_ordering
 
     # -- before the transaction ---------------------------------------------------
-    async def _current_state_after(
-        self, event: FrozenEvent, context: EventContext, extremities: list[str]
-    ) -> StateMap:
+    async def _current_state_after(self, event: FrozenEvent, context: EventContext, extremities: list[str]) -> StateMap:
         """The room's state at its new extremities: resolved when the DAG is forked."""
         state_after = context.state_ids_after(event)
         if len(extremities) == 1:
@@ -200,7 +198,11 @@ class EventPersister:
                 event.redacts,
             ),
         )  # fmt: skip
-        internal = {k: v for k, v in (("txn_id", meta.txn_id), ("device_id", meta.device_id), ("token_id", meta.token_id)) if v is not None}
+        internal = {
+            k: v
+            for k, v in (("txn_id", meta.txn_id), ("device_id", meta.device_id), ("token_id", meta.token_id))
+            if v is not None
+        }
         txn.execute(
             "INSERT INTO event_json (event_id, room_id, room_version, json, internal_metadata) VALUES (?, ?, ?, ?, ?)",
             (
@@ -224,9 +226,7 @@ class EventPersister:
 
         txn.execute("DELETE FROM event_forward_extremities WHERE room_id = ?", (room_id,))
         for extremity in extremities:
-            txn.execute(
-                "INSERT INTO event_forward_extremities (room_id, event_id) VALUES (?, ?)", (room_id, extremity)
-            )
+            txn.execute("INSERT INTO event_forward_extremities (room_id, event_id) VALUES (?, ?)", (room_id, extremity))
         for event_type, state_key in removed:
             txn.execute(
                 "DELETE FROM current_state_events WHERE room_id = ? AND type = ? AND state_key = ?",

@@ -47,7 +47,9 @@ def test_create_room_in_each_preset_and_version(homeserver: Homeserver, preset: 
     assert status == 200 and create["room_version"] == version
     status, rules = alice.get(f"/rooms/{q(room_id)}/state/m.room.join_rules/")
     assert rules == {"join_rule": "public" if preset == "public_chat" else "invite"}
-    status, name = alice.get(f"/rooms/{q(room_id)}/state/m.room.name", )
+    status, name = alice.get(
+        f"/rooms/{q(room_id)}/state/m.room.name",
+    )
     assert name == {"name": "A room"}
 
 
@@ -113,8 +115,12 @@ def test_membership_flow(homeserver: Homeserver) -> None:
 
 def test_knock(homeserver: Homeserver) -> None:
     alice, bob = new_user(homeserver, "ka"), new_user(homeserver, "kb")
-    room_id = create_room(alice, preset="private_chat", room_version="10",
-                          initial_state=[{"type": "m.room.join_rules", "content": {"join_rule": "knock"}}])
+    room_id = create_room(
+        alice,
+        preset="private_chat",
+        room_version="10",
+        initial_state=[{"type": "m.room.join_rules", "content": {"join_rule": "knock"}}],
+    )
     status, body = bob.post(f"/knock/{q(room_id)}", {"reason": "please"})
     assert (status, body) == (200, {"room_id": room_id})
     member = alice.get(f"/rooms/{q(room_id)}/state/m.room.member/{q(bob.user_id)}")[1]
@@ -156,7 +162,9 @@ def test_state_get_and_put(homeserver: Homeserver) -> None:
     assert alice.get(f"{base}/state/org.example.thing/some%2Fkey") == (200, {"v": 1})
     assert alice.get(f"{base}/state/m.room.topic") == (200, {"topic": "first"})
     status, event = alice.get(f"{base}/state/m.room.topic?format=event")
-    assert event["type"] == "m.room.topic" and event["content"] == {"topic": "first"} and event["sender"] == alice.user_id
+    assert (
+        event["type"] == "m.room.topic" and event["content"] == {"topic": "first"} and event["sender"] == alice.user_id
+    )
 
     status, body = alice.get(f"{base}/state/m.room.avatar")
     assert (status, body["errcode"]) == (404, "M_NOT_FOUND")
@@ -212,7 +220,11 @@ def test_message_rate_limit(homeserver_factory_rooms: Homeserver) -> None:
 @pytest.fixture(scope="module")
 def homeserver_factory_rooms() -> Iterator[Homeserver]:
     """A server with the default (strict) rate limits, except for registration."""
-    hs = start_accounts_homeserver("sqlite", ratelimited=True, rc_registration={"per_second": 100, "burst_count": 100},
-                                   rc_room_creation={"per_second": 100, "burst_count": 100})
+    hs = start_accounts_homeserver(
+        "sqlite",
+        ratelimited=True,
+        rc_registration={"per_second": 100, "burst_count": 100},
+        rc_room_creation={"per_second": 100, "burst_count": 100},
+    )
     yield hs
     hs.stop()

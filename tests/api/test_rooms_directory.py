@@ -87,8 +87,9 @@ def test_directory_visibility_and_public_rooms(homeserver: Homeserver) -> None:
 
     status, page = alice.post("/publicRooms", {"limit": 1, "filter": {"generic_search_term": marker}})
     assert len(page["chunk"]) == 1 and "next_batch" in page
-    status, page2 = alice.post("/publicRooms", {"limit": 1, "since": page["next_batch"],
-                                                "filter": {"generic_search_term": marker}})
+    status, page2 = alice.post(
+        "/publicRooms", {"limit": 1, "since": page["next_batch"], "filter": {"generic_search_term": marker}}
+    )
     assert {page["chunk"][0]["room_id"], page2["chunk"][0]["room_id"]} == {room_id, second}
 
     status, listing = Client(homeserver.base_url).get("/publicRooms?limit=100")

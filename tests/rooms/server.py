@@ -70,7 +70,9 @@ async def make_homeserver(db: DatabasePool, config: Optional[SimpleNamespace] = 
     hs = HomeServer(config or make_config())
     hs._db = db
     for spec in STREAMS:
-        hs.id_generators[spec.name] = await StreamIdGenerator.create(db, spec.name, hs.instance_name, [hs.instance_name])
+        hs.id_generators[spec.name] = await StreamIdGenerator.create(
+            db, spec.name, hs.instance_name, [hs.instance_name]
+        )
     hs._stores = DataStores(db, hs.clock, hs.id_generators)
     hs._stores.__dict__["profile"] = FakeProfiles()
     hs._stores.__dict__["registration"] = FakeRegistration()

@@ -70,15 +70,27 @@ def test_public_rooms_listing(hs):
     big = create(hs, visibility="public", name="Big room", topic="Lots of people", room_alias_name="big")
     for who in ("bob", "carol"):
         run(hs.room_member_handler.update_membership(requester(who), user(who), big, "join"))
-    small = create(hs, who="bob", visibility="public", name="Small", room_version="11",
-                   initial_state=[{"type": "m.room.history_visibility", "content": {"history_visibility": "world_readable"}}])
+    small = create(
+        hs,
+        who="bob",
+        visibility="public",
+        name="Small",
+        room_version="11",
+        initial_state=[{"type": "m.room.history_visibility", "content": {"history_visibility": "world_readable"}}],
+    )
     create(hs, name="Private")
     listing = run(rooms.get_public_rooms())
     assert listing["total_room_count_estimate"] == 2
     assert [e["room_id"] for e in listing["chunk"]] == [big, small]
     assert listing["chunk"][0] == {
-        "room_id": big, "num_joined_members": 3, "world_readable": False, "guest_can_join": False,
-        "name": "Big room", "topic": "Lots of people", "canonical_alias": "#big:test.local", "join_rule": "public",
+        "room_id": big,
+        "num_joined_members": 3,
+        "world_readable": False,
+        "guest_can_join": False,
+        "name": "Big room",
+        "topic": "Lots of people",
+        "canonical_alias": "#big:test.local",
+        "join_rule": "public",
     }
     assert listing["chunk"][1]["world_readable"] is True
     assert "next_batch" not in listing

@@ -22,7 +22,8 @@ async def _room(hs, preset="public_chat", **extra):
 
 async def _send(hs, room_id, body="hi", who="alice", txn_id=None):
     return await hs.event_creation_handler.create_and_send_event(
-        requester(who), {"type": "m.room.message", "room_id": room_id, "content": {"msgtype": "m.text", "body": body}},
+        requester(who),
+        {"type": "m.room.message", "room_id": room_id, "content": {"msgtype": "m.text", "body": body}},
         txn_id=txn_id,
     )
 
@@ -81,24 +82,40 @@ def test_state_groups_are_deltas_with_bounded_chains(db_pool):
     assert _count(db_pool, "SELECT COUNT(*) FROM state_groups WHERE prev_group IS NULL") == 2
     assert _count(db_pool, "SELECT MAX(chain_length) FROM state_groups") == MAX_STATE_GROUP_CHAIN - 1
     # each delta group holds one row
-    assert _count(db_pool, "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM state_groups_state AS s"
-                  " JOIN state_groups AS g ON g.id = s.state_group WHERE g.prev_group IS NOT NULL"
-                  " GROUP BY s.state_group) AS c") == 1
+    assert (
+        _count(
+            db_pool,
+            "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM state_groups_state AS s"
+            " JOIN state_groups AS g ON g.id = s.state_group WHERE g.prev_group IS NOT NULL"
+            " GROUP BY s.state_group) AS c",
+        )
+        == 1
+    )
     topic = run(hs.stores.state.get_current_state_event(room_id, "m.room.topic"))
     assert topic.content["topic"] == f"t{MAX_STATE_GROUP_CHAIN + 4}"
     assert topic.unsigned["prev_content"] == {"topic": f"t{MAX_STATE_GROUP_CHAIN + 3}"}
 
 
 def test_failed_transaction_leaves_nothing_behind(db_pool):
-    tables = ("events", "event_json", "state_groups", "state_groups_state", "event_edges", "event_to_state_groups",
-              "current_state_events", "event_forward_extremities")
+    tables = (
+        "events",
+        "event_json",
+        "state_groups",
+        "state_groups_state",
+        "event_edges",
+        "event_to_state_groups",
+        "current_state_events",
+        "event_forward_extremities",
+    )
 
     def counts():
         return {t: _count(db_pool, f"SELECT COUNT(*) FROM {t}") for t in tables}
 
     async def send_topic(hs, room_id, topic):
         return await hs.event_creation_handler.create_and_send_event(
-            requester("alice"), {"type": "m.room.topic", "room_id": room_id, "state_key": "", "content": {"topic": topic}})
+            requester("alice"),
+            {"type": "m.room.topic", "room_id": room_id, "state_key": "", "content": {"topic": topic}},
+        )
 
     hs = run(make_homeserver(db_pool))
     room_id = run(_room(hs))
@@ -127,8 +144,14 @@ def test_redaction_applied_on_read(db_pool):
         room_id = await _room(hs, room_version="11")
         message = await _send(hs, room_id, body="secret")
         redaction = await hs.event_creation_handler.create_and_send_event(
-            requester("alice"), {"type": "m.room.redaction", "room_id": room_id, "redacts": message.event_id,
-                                 "content": {"reason": "oops"}})
+            requester("alice"),
+            {
+                "type": "m.room.redaction",
+                "room_id": room_id,
+                "redacts": message.event_id,
+                "content": {"reason": "oops"},
+            },
+        )
         return hs, message, redaction
 
     hs, message, redaction = run(go())
@@ -153,15 +176,30 @@ def test_forked_dag_is_resolved(db_pool):
         parent_id = (await hs.stores.events.get_forward_extremities(room_id))[0]
         parent = (await hs.stores.events.get_unredacted_events([parent_id]))[parent_id]
         state = await hs.stores.state.get_state_ids_for_event(parent_id)
-        auth_ids = [state[("m.room.create", "")], state[("m.room.power_levels", "")],
-                    state[("m.room.member", alice.user_id)]]
+        auth_ids = [
+            state[("m.room.create", "")],
+            state[("m.room.power_levels", "")],
+            state[("m.room.member", alice.user_id)],
+        ]
         auth = list((await hs.stores.events.get_unredacted_events(auth_ids)).values())
         forks = []
         for name in ("left", "right"):
-            event = build_event(V10, {"type": "m.room.name", "room_id": room_id, "sender": alice.user_id,
-                                      "state_key": "", "content": {"name": name}},
-                                [parent], auth, parent.depth + 1, hs.hostname, hs.signing_key,
-                                hs.clock.time_msec() + len(forks))
+            event = build_event(
+                V10,
+                {
+                    "type": "m.room.name",
+                    "room_id": room_id,
+                    "sender": alice.user_id,
+                    "state_key": "",
+                    "content": {"name": name},
+                },
+                [parent],
+                auth,
+                parent.depth + 1,
+                hs.hostname,
+                hs.signing_key,
+                hs.clock.time_msec() + len(forks),
+            )
             context = await hs.state_handler.compute_context_for_new_event(V10, [parent_id])
             await hs.event_persister.persist_event(event, context)
             forks.append(event)

@@ -69,18 +69,38 @@ def test_create_room_presets_and_versions(hs, version, preset):
 
 
 def test_create_room_events_in_spec_order(hs):
-    room_id = create(hs, preset="public_chat", room_alias_name="ordered", name="N", topic="T",
-                     initial_state=[{"type": "m.room.encryption", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}])
+    room_id = create(
+        hs,
+        preset="public_chat",
+        room_alias_name="ordered",
+        name="N",
+        topic="T",
+        initial_state=[{"type": "m.room.encryption", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}],
+    )
     rows = run(hs.db.execute("order", "SELECT type FROM events WHERE room_id = ? ORDER BY stream_ordering", room_id))
     assert [r[0] for r in rows] == [
-        "m.room.create", "m.room.member", "m.room.power_levels", "m.room.canonical_alias", "m.room.join_rules",
-        "m.room.history_visibility", "m.room.encryption", "m.room.name", "m.room.topic",
+        "m.room.create",
+        "m.room.member",
+        "m.room.power_levels",
+        "m.room.canonical_alias",
+        "m.room.join_rules",
+        "m.room.history_visibility",
+        "m.room.encryption",
+        "m.room.name",
+        "m.room.topic",
     ]
 
 
 def test_create_room_options(hs):
-    room_id = create(hs, visibility="public", room_alias_name="pub", creation_content={"m.federate": False},
-                     power_level_content_override={"events_default": 20}, is_direct=True, invite=[BOB])
+    room_id = create(
+        hs,
+        visibility="public",
+        room_alias_name="pub",
+        creation_content={"m.federate": False},
+        power_level_content_override={"events_default": 20},
+        is_direct=True,
+        invite=[BOB],
+    )
     current = state(hs, room_id)
     assert current[("m.room.create", "")]["m.federate"] is False
     assert current[("m.room.power_levels", "")]["events_default"] == 20
@@ -91,8 +111,12 @@ def test_create_room_options(hs):
     # defaults: visibility private -> private_chat preset, the server's default version
     other = create(hs)
     assert state(hs, other)[("m.room.join_rules", "")] == {"join_rule": "invite"}
-    assert run(hs.stores.rooms.get_room(other)) == {"room_id": other, "room_version": "10", "creator": ALICE,
-                                                     "is_public": False}
+    assert run(hs.stores.rooms.get_room(other)) == {
+        "room_id": other,
+        "room_version": "10",
+        "creator": ALICE,
+        "is_public": False,
+    }
 
 
 def test_create_room_bad_input(hs):
@@ -120,7 +144,9 @@ def test_publishing_and_alias_rules(db_pool):
     assert _errcode(creation, requester("alice"), {"room_alias_name": "a"}) == (403, "M_FORBIDDEN")
     room_id = create(hs)
     assert _errcode(hs.directory_handler.create_association, requester("alice"), "#b:test.local", room_id) == (
-        403, "M_FORBIDDEN")
+        403,
+        "M_FORBIDDEN",
+    )
     assert _errcode(hs.directory_handler.set_visibility, requester("alice"), room_id, "public") == (403, "M_FORBIDDEN")
     # server admins bypass both rule sets
     hs.stores.registration.admins.add(ALICE)
@@ -143,7 +169,9 @@ def test_membership_lifecycle(hs):
     room_id = create(hs, preset="private_chat")
     # private room: bob cannot join without an invite
     assert _errcode(hs.room_member_handler.update_membership, requester("bob"), BOB, room_id, "join") == (
-        403, "M_FORBIDDEN")
+        403,
+        "M_FORBIDDEN",
+    )
     member(hs, "alice", BOB, room_id, "invite")
     member(hs, "bob", BOB, room_id, "join")
     assert run(hs.stores.members.get_membership(room_id, BOB))[0] == "join"
@@ -176,8 +204,12 @@ def test_leave_rejects_invite_and_forget(hs):
 
 
 def test_knock(hs):
-    room_id = create(hs, preset="private_chat", room_version="10",
-                     initial_state=[{"type": "m.room.join_rules", "content": {"join_rule": "knock"}}])
+    room_id = create(
+        hs,
+        preset="private_chat",
+        room_version="10",
+        initial_state=[{"type": "m.room.join_rules", "content": {"join_rule": "knock"}}],
+    )
     member(hs, "bob", BOB, room_id, "knock", reason="let me in")
     knock = run(hs.stores.state.get_current_state_event(room_id, "m.room.member", BOB))
     assert knock.membership == "knock"
@@ -222,8 +254,10 @@ def test_membership_errors(hs):
 
 
 def test_invite_and_join_ratelimits(db_pool):
-    config = make_config(rc_invites_per_issuer=Limit(per_second=0.001, burst_count=1),
-                         rc_joins_per_room=Limit(per_second=0.001, burst_count=1))
+    config = make_config(
+        rc_invites_per_issuer=Limit(per_second=0.001, burst_count=1),
+        rc_joins_per_room=Limit(per_second=0.001, burst_count=1),
+    )
     hs = run(make_homeserver(db_pool, config))
     room_id = create(hs, preset="public_chat")
     member(hs, "alice", BOB, room_id, "invite")
@@ -241,9 +275,13 @@ def test_send_idempotent_per_device(hs):
     first = send(hs, "alice", room_id, txn_id="txn1")
     again = send(hs, "alice", room_id, txn_id="txn1", content={"msgtype": "m.text", "body": "different"})
     assert again.event_id == first.event_id
-    other_device = run(hs.event_creation_handler.create_and_send_event(
-        requester("alice", device_id="OTHER"),
-        {"type": "m.room.message", "room_id": room_id, "content": {"body": "y"}}, txn_id="txn1"))
+    other_device = run(
+        hs.event_creation_handler.create_and_send_event(
+            requester("alice", device_id="OTHER"),
+            {"type": "m.room.message", "room_id": room_id, "content": {"body": "y"}},
+            txn_id="txn1",
+        )
+    )
     assert other_device.event_id != first.event_id
     fetched = run(hs.stores.events.get_event(first.event_id))
     assert (fetched.internal_metadata.txn_id, fetched.internal_metadata.device_id) == ("txn1", "DEV")
@@ -256,12 +294,18 @@ def test_send_failures(hs):
     assert _errcode(creation, requester("bob"), message) == (403, "M_FORBIDDEN")
     assert _errcode(creation, requester("bob"), {**message, "room_id": "!nope:test.local"}) == (404, "M_NOT_FOUND")
     assert _errcode(creation, requester("alice"), {**message, "content": {"big": "x" * 70000}}) == (413, "M_TOO_LARGE")
-    assert _errcode(creation, requester("alice"), {"type": "m.room.name", "room_id": room_id, "state_key": "",
-                                                   "content": {"name": 5}}) == (400, "M_BAD_JSON")
+    assert _errcode(
+        creation,
+        requester("alice"),
+        {"type": "m.room.name", "room_id": room_id, "state_key": "", "content": {"name": 5}},
+    ) == (400, "M_BAD_JSON")
     member(hs, "bob", BOB, room_id, "join")
     # bob (level 0) may not change the name (50)
-    assert _errcode(creation, requester("bob"), {"type": "m.room.name", "room_id": room_id, "state_key": "",
-                                                 "content": {"name": "mine"}}) == (403, "M_FORBIDDEN")
+    assert _errcode(
+        creation,
+        requester("bob"),
+        {"type": "m.room.name", "room_id": room_id, "state_key": "", "content": {"name": "mine"}},
+    ) == (403, "M_FORBIDDEN")
 
 
 def test_message_ratelimit(db_pool):

@@ -151,7 +151,9 @@ class EventsReadStore:
         )
         return [r[0] for r in rows]
 
-    async def get_event_id_for_txn(self, room_id: str, user_id: str, device_id: Optional[str], txn_id: str) -> Optional[str]:
+    async def get_event_id_for_txn(
+        self, room_id: str, user_id: str, device_id: Optional[str], txn_id: str
+    ) -> Optional[str]:
         """The event a client already sent with this transaction id, if any."""
         rows = await self.db.runInteraction(
             "get_event_id_for_txn",

@@ -106,7 +106,9 @@ class RoomMemberStore:
         """Marks the user's membership history in the room as forgotten."""
 
         def txn_fn(txn: Any) -> None:
-            txn.execute("UPDATE room_memberships SET forgotten = 1 WHERE user_id = ? AND room_id = ?", (user_id, room_id))
+            txn.execute(
+                "UPDATE room_memberships SET forgotten = 1 WHERE user_id = ? AND room_id = ?", (user_id, room_id)
+            )
 
         await self.db.runInteraction("forget", txn_fn)
 

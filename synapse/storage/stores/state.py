@@ -43,7 +43,9 @@ class StateStore:
 
         def txn_fn(txn: Any) -> dict[str, tuple[int, int]]:
             clause, args = self.db.engine.in_list_clause("event_id", ids)
-            txn.execute(f"SELECT event_id, state_group, state_group_before FROM event_to_state_groups WHERE {clause}", args)
+            txn.execute(
+                f"SELECT event_id, state_group, state_group_before FROM event_to_state_groups WHERE {clause}", args
+            )
             return {r[0]: (int(r[1]), int(r[2])) for r in txn.fetchall()}
 
         return await self.db.runInteraction("get_state_groups_for_events", txn_fn)
@@ -76,7 +78,9 @@ class StateStore:
         events = await self.events.get_events(list(ids.values()))
         return {key: events[eid] for key, eid in ids.items() if eid in events}
 
-    async def get_current_state_event(self, room_id: str, event_type: str, state_key: str = "") -> Optional[FrozenEvent]:
+    async def get_current_state_event(
+        self, room_id: str, event_type: str, state_key: str = ""
+    ) -> Optional[FrozenEvent]:
         def txn_fn(txn: Any) -> Optional[str]:
             txn.execute(
                 "SELECT event_id FROM current_state_events WHERE room_id = ? AND type = ? AND state_key = ?",
