@@ -293,7 +293,8 @@ class EventPersister:
         )
         for (event_type, state_key), state_id in rows.items():
             txn.execute(
-                "INSERT INTO state_groups_state (state_group, room_id, type, state_key, event_id) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO state_groups_state (state_group, room_id, type, state_key, event_id)"
+                " VALUES (?, ?, ?, ?, ?)",
                 (group, room_id, event_type, state_key, state_id),
             )
         return group

@@ -256,6 +256,6 @@ def test_concurrent_sends_form_one_chain(db_pool):
     assert len({e.event_id for e in events[15:]}) == 1
     chain = sorted(distinct.values(), key=lambda e: e.depth)
     assert [e.depth for e in chain] == list(range(chain[0].depth, chain[0].depth + 16))
-    for previous, event in zip(chain, chain[1:]):
+    for previous, event in zip(chain, chain[1:], strict=False):
         assert event.prev_event_ids() == [previous.event_id]
     assert run(hs.stores.events.get_forward_extremities(room_id)) == [chain[-1].event_id]
