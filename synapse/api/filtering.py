@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence, TypeVar, Un
 
 from synapse.api.errors import Codes, NotFoundError, SynapseError
 from synapse.events.model import FrozenEvent
+from synapse.events.serialize import serialize_event
 
 if TYPE_CHECKING:
     from synapse.server import HomeServer
@@ -218,6 +219,29 @@ class FilterCollection:
     def filter_room_ids(self, room_ids: Iterable[str]) -> list[str]:
         return self.room_filter.filter_rooms(room_ids)
 
+    def format_events(
+        self,
+        events: Iterable[FrozenEvent],
+        now_ms: int,
+        *,
+        include_room_id: bool = True,
+        requester_user_id: Optional[str] = None,
+        requester_device_id: Optional[str] = None,
+    ) -> list[JsonDict]:
+        """Events as this filter's `event_format` and `event_fields` ask."""
+        out = []
+        for event in events:
+            d = serialize_event(
+                event,
+                now_ms,
+                as_client_event=self.event_format != "federation",
+                include_room_id=include_room_id,
+                requester_device_id=requester_device_id,
+                requester_user_id=requester_user_id,
+            )
+            out.append(only_event_fields(d, self.event_fields) if self.event_fields is not None else d)
+        return out
+
 
 DEFAULT_FILTER_COLLECTION = FilterCollection()
 
@@ -261,14 +285,27 @@ def only_event_fields(event: JsonDict, fields: Sequence[str]) -> JsonDict:
     return result
 
 
-def parse_filter_param(value: str) -> JsonDict:
-    """An inline filter passed as a query parameter: JSON text, validated."""
+def _parse_json_param(value: str) -> Any:
     try:
-        filter_json = json.loads(value)
+        return json.loads(value)
     except ValueError:
-        raise SynapseError(400, "Filter is not valid JSON", Codes.NOT_JSON)
+        raise _bad("not valid JSON")
+
+
+def parse_filter_param(value: str) -> JsonDict:
+    """An inline Filter passed as a query parameter (/sync): JSON text, validated (M_BAD_JSON)."""
+    filter_json = _parse_json_param(value)
     validate_filter_json(filter_json)
     return filter_json
+
+
+def parse_room_event_filter_param(value: Optional[str]) -> Optional[Filter]:
+    """A RoomEventFilter query parameter (/messages, /context), validated (M_BAD_JSON)."""
+    if not value:
+        return None
+    filter_json = _parse_json_param(value)
+    _check_event_filter(filter_json, "filter", room_filter=True)
+    return Filter(filter_json)
 
 
 class Filtering:

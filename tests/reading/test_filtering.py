@@ -10,6 +10,7 @@ from synapse.api.filtering import (
     FilterCollection,
     only_event_fields,
     parse_filter_param,
+    parse_room_event_filter_param,
     validate_filter_json,
 )
 from synapse.events.model import FrozenEvent, InternalMetadata
@@ -73,11 +74,17 @@ def test_valid_filter_with_every_section() -> None:
 def test_inline_filter_param_errors() -> None:
     with pytest.raises(SynapseError) as e:
         parse_filter_param("{not json")
-    assert e.value.errcode == "M_NOT_JSON"
+    assert e.value.errcode == "M_BAD_JSON"
     with pytest.raises(SynapseError) as e:
         parse_filter_param('{"room": {"timeline": {"limit": -1}}}')
     assert e.value.errcode == "M_BAD_JSON"
     assert parse_filter_param('{"room": {"timeline": {"limit": 3}}}')["room"]["timeline"]["limit"] == 3
+    with pytest.raises(SynapseError) as e:
+        parse_room_event_filter_param('{"types": "m.room.message"}')
+    assert e.value.errcode == "M_BAD_JSON"
+    got = parse_room_event_filter_param('{"types": ["m.room.message"], "lazy_load_members": true}')
+    assert got is not None and got.lazy_load_members and got.types == ["m.room.message"]
+    assert parse_room_event_filter_param(None) is None
 
 
 def test_types_with_wildcards_and_not_types_win() -> None:

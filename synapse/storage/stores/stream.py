@@ -15,7 +15,8 @@ Filters are pushed into SQL (types with `*` wildcards, senders); only
 rows until the page is full.
 """
 
-from typing import Any, Iterable, Optional, Sequence
+import json
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import attrs
 
@@ -138,40 +139,44 @@ class StreamStore:
     ) -> dict[str, RoomTimeline]:
         """For each room with events in (from_pos, to_pos]: its newest `limit`
         events passing the filter, oldest first. Rooms without any are left out."""
-        room_ids = list(room_ids)
-        if not room_ids or limit <= 0 or to_pos <= from_pos:
+        return await self.get_recent_events_for_room_ranges(
+            {room_id: (from_pos, to_pos) for room_id in room_ids}, limit, event_filter
+        )
+
+    async def get_recent_events_for_room_ranges(
+        self, ranges: Mapping[str, tuple[int, int]], limit: int, event_filter: Optional[Filter] = None
+    ) -> dict[str, RoomTimeline]:
+        """As get_recent_events_for_rooms, with a (from, to] range per room
+        (e.g. a left room's timeline stops at the leave)."""
+        ranges = {room_id: r for room_id, r in ranges.items() if r[1] > r[0]}
+        if not ranges or limit <= 0:
             return {}
         rows = await self._db.runInteraction(
-            "get_recent_events_for_rooms",
-            self._recent_events_txn,
-            room_ids,
-            from_pos,
-            to_pos,
-            limit + 1,
-            event_filter,
+            "get_recent_events_for_rooms", self._recent_events_txn, ranges, limit + 1, event_filter
         )
-        return await self._timelines_from_rows(rows, from_pos, limit, event_filter)
+        return await self._timelines_from_rows(rows, ranges, limit, event_filter)
 
     def _recent_events_txn(
         self,
         txn: LoggingTransaction,
-        room_ids: list[str],
-        from_pos: int,
-        to_pos: int,
+        ranges: Mapping[str, tuple[int, int]],
         row_limit: int,
         event_filter: Optional[Filter],
     ) -> dict[str, list[tuple[str, int]]]:
-        if from_pos > 0:
-            # incremental: a range scan on the primary key finds the few
-            # rooms that changed, so unchanged rooms cost nothing
-            wanted = set(room_ids)
+        incremental = [r for r in ranges.values() if r[0] > 0]
+        changed: set[str] = set()
+        if incremental:
+            # a range scan on the primary key finds the few rooms that
+            # changed, so unchanged rooms of an incremental sync cost nothing
             txn.execute(
                 "SELECT DISTINCT room_id FROM events WHERE stream_ordering > ? AND stream_ordering <= ?",
-                (from_pos, to_pos),
+                (min(r[0] for r in incremental), max(r[1] for r in incremental)),
             )
-            room_ids = [r for (r,) in txn if r in wanted]
+            changed = {room_id for (room_id,) in txn}
         result: dict[str, list[tuple[str, int]]] = {}
-        for room_id in room_ids:
+        for room_id, (from_pos, to_pos) in ranges.items():
+            if from_pos > 0 and room_id not in changed:
+                continue
             ids = self._room_events_txn(
                 txn,
                 room_id,
@@ -189,7 +194,7 @@ class StreamStore:
     async def _timelines_from_rows(
         self,
         rows: dict[str, list[tuple[str, int]]],
-        from_pos: int,
+        ranges: Mapping[str, tuple[int, int]],
         limit: int,
         event_filter: Optional[Filter],
     ) -> dict[str, RoomTimeline]:
@@ -199,6 +204,7 @@ class StreamStore:
         for room_id, ids in rows.items():
             room_events = [events[i] for i, _ in ids if i in events]
             if event_filter is not None and event_filter.contains_url is not None:
+                from_pos = ranges[room_id][0]
                 room_events = await self._refill(room_id, room_events, ids, from_pos, limit + 1, event_filter)
             limited = len(room_events) > limit
             room_events = room_events[:limit]
@@ -426,3 +432,59 @@ class StreamStore:
             found += [MembershipChange(r, ms, e, int(s), snd) for r, ms, e, s, snd in txn]
         found.sort(key=lambda c: c.stream_ordering)
         return found
+
+    # -- room summaries (/sync) --------------------------------------------
+    async def get_room_summaries(self, room_ids: Sequence[str], user_id: str) -> dict[str, "RoomSummary"]:
+        """Member counts from current state, and heroes for rooms with neither
+        a name nor a canonical alias: up to 5 other members, joined or invited
+        first (the spec's `m.heroes`)."""
+        room_ids = list(room_ids)
+        if not room_ids:
+            return {}
+
+        def txn_fn(txn: LoggingTransaction) -> dict[str, RoomSummary]:
+            counts: dict[str, dict[str, int]] = {r: {} for r in room_ids}
+            named: set[str] = set()
+            for start in range(0, len(room_ids), _ROOM_BATCH):
+                batch = room_ids[start : start + _ROOM_BATCH]
+                in_sql, in_args = txn.database_engine.in_list_clause("room_id", batch)
+                c_in_sql, c_in_args = txn.database_engine.in_list_clause("c.room_id", batch)
+                txn.execute(
+                    "SELECT room_id, membership, COUNT(*) FROM current_state_events"
+                    f" WHERE type = 'm.room.member' AND {in_sql} GROUP BY room_id, membership",
+                    in_args,
+                )
+                for room_id, membership, count in txn:
+                    counts[room_id][membership] = int(count)
+                txn.execute(
+                    "SELECT c.room_id, j.json FROM current_state_events AS c JOIN event_json AS j USING (event_id)"
+                    f" WHERE c.type IN ('m.room.name', 'm.room.canonical_alias') AND c.state_key = '' AND {c_in_sql}",
+                    c_in_args,
+                )
+                for room_id, text in txn:
+                    content = json.loads(text).get("content") or {}
+                    if content.get("name") or content.get("alias"):
+                        named.add(room_id)
+            summaries = {}
+            for room_id in room_ids:
+                heroes: list[str] = []
+                if room_id not in named:
+                    txn.execute(
+                        "SELECT state_key FROM current_state_events WHERE room_id = ? AND type = 'm.room.member'"
+                        " AND state_key != ? ORDER BY CASE WHEN membership IN ('join', 'invite') THEN 0 ELSE 1 END,"
+                        " state_key LIMIT 5",
+                        (room_id, user_id),
+                    )
+                    heroes = [h for (h,) in txn]
+                c = counts[room_id]
+                summaries[room_id] = RoomSummary(c.get("join", 0), c.get("invite", 0), heroes)
+            return summaries
+
+        return await self._db.runInteraction("get_room_summaries", txn_fn)
+
+
+@attrs.frozen
+class RoomSummary:
+    joined_member_count: int
+    invited_member_count: int
+    heroes: list[str]
