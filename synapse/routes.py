@@ -53,7 +53,7 @@ def _reading_routes() -> list[Route]:
     return [
         Route(sync.SyncServlet, sticky_by="user"),
         Route(events.EventStreamServlet, sticky_by="user"),
-        Route(events.EventServlet),
+        Route(events.EventServlet, runs_on="main"),
         Route(initial_sync.InitialSyncServlet),
         Route(room_read.RoomInitialSyncServlet),
         Route(filter.CreateFilterServlet),

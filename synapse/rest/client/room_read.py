@@ -113,7 +113,7 @@ class JoinedRoomsServlet(_Servlet):
 class RoomInitialSyncServlet(_Servlet):
     """GET /rooms/{roomId}/initialSync: legacy snapshot of one room."""
 
-    PATTERNS = _patterns("/rooms/{roomId}/initialSync")
+    PATTERNS = client_patterns("/rooms/{roomId}/initialSync", versions=LEGACY_VERSIONS)
 
     async def on_GET(self, request: Request, roomId: str) -> tuple[int, JsonDict]:
         requester = await self._hs.auth.get_user_by_req(request, allow_guest=True)
