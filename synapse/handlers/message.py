@@ -78,6 +78,8 @@ class EventCreationHandler:
             existing = await self._event_for_txn(requester, room_id, txn_id)
             if existing is not None:
                 return existing
+        if event_dict.get("type") == "m.room.redaction":
+            _place_redacts(event_dict, room_version)
         validate_client_content(event_dict, room_version)
         if ratelimit:
             self._message_limiter.ratelimit(requester.user_id)
@@ -178,3 +180,17 @@ class EventCreationHandler:
         level = get_user_power_level(event.sender, auth_map, auth_map.get(CREATE_KEY))
         if level < get_named_level(auth_map, "redact", 50):
             raise AuthError(403, "You don't have permission to redact this event")
+
+
+def _place_redacts(event_dict: JsonDict, room_version: RoomVersion) -> None:
+    """Puts a redaction's target where the room version keeps it (v11+: in
+    content), whichever of the two places the client used."""
+    content = dict(event_dict["content"])
+    redacts = event_dict.get("redacts", content.get("redacts"))
+    if room_version.redacts_in_content:
+        event_dict.pop("redacts", None)
+        if redacts is not None:
+            content["redacts"] = redacts
+    elif redacts is not None:
+        event_dict["redacts"] = redacts
+    event_dict["content"] = content
