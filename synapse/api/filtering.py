@@ -289,7 +289,7 @@ def _parse_json_param(value: str) -> Any:
     try:
         return json.loads(value)
     except ValueError:
-        raise _bad("not valid JSON")
+        raise _bad("not valid JSON") from None
 
 
 def parse_filter_param(value: str) -> JsonDict:
@@ -331,7 +331,7 @@ class Filtering:
         try:
             numeric_id = int(filter_id)
         except (TypeError, ValueError):
-            raise NotFoundError("No such filter")
+            raise NotFoundError("No such filter") from None
         if numeric_id < 0:
             raise NotFoundError("No such filter")
         filter_json = await self._store.get_user_filter(user_id, numeric_id)
@@ -354,4 +354,4 @@ class Filtering:
         try:
             return await self.get_user_filter(user_id, value)
         except NotFoundError:
-            raise SynapseError(400, f"Unknown filter {value!r}", Codes.INVALID_PARAM)
+            raise SynapseError(400, f"Unknown filter {value!r}", Codes.INVALID_PARAM) from None

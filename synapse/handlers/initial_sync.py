@@ -40,7 +40,11 @@ class InitialSyncHandler:
         user_id = requester.user_id
         now = self._hs.current_token()
         memberships = ("join", "invite", "leave", "ban") if include_archived else ("join", "invite")
-        rooms = [r for r in await stores.members.get_rooms_for_user(user_id, memberships) if r.stream_ordering <= now.room_key]
+        rooms = [
+            r
+            for r in await stores.members.get_rooms_for_user(user_id, memberships)
+            if r.stream_ordering <= now.room_key
+        ]
         readable = {r.room_id: r for r in rooms if r.membership != "invite"}
         ranges = {
             r.room_id: (0, now.room_key if r.membership == "join" else r.stream_ordering) for r in readable.values()
@@ -103,9 +107,7 @@ class InitialSyncHandler:
             elif room_id in last_events:
                 anchors[room_id] = last_events[room_id].event_id
         state_maps = await stores.state.get_state_ids_for_events(list(anchors.values()))
-        state_events = await stores.events.get_events(
-            [eid for m in state_maps.values() for eid in m.values()]
-        )
+        state_events = await stores.events.get_events([eid for m in state_maps.values() for eid in m.values()])
         all_events = [e for t in timelines.values() for e in t.events]
         visible = await self._hs.visibility.filter_events_for_client(requester.user_id, all_events, is_peeking)
         visible_ids = {e.event_id for e in visible}

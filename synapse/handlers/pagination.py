@@ -124,11 +124,15 @@ class PaginationHandler:
         before: list[FrozenEvent] = []
         after: list[FrozenEvent] = []
         if before_limit:
-            before, _ = await stream.paginate_room_events(room_id, token_before(event), None, "b", before_limit, event_filter)
+            before, _ = await stream.paginate_room_events(
+                room_id, token_before(event), None, "b", before_limit, event_filter
+            )
             before = await visibility.filter_events_for_client(requester.user_id, before, access.is_peeking)
         if after_limit:
             cap = await self._leave_cap(access)
-            after, _ = await stream.paginate_room_events(room_id, token_after(event), cap, "f", after_limit, event_filter)
+            after, _ = await stream.paginate_room_events(
+                room_id, token_after(event), cap, "f", after_limit, event_filter
+            )
             after = await visibility.filter_events_for_client(requester.user_id, after, access.is_peeking)
         start = token_before(before[-1]) if before else token_before(event)
         end = token_after(after[-1]) if after else token_after(event)

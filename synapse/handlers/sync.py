@@ -253,7 +253,19 @@ class SyncHandler:
         all_timeline = [e for t in timelines.values() for e in t.events]
         visible = await self._hs.visibility.filter_events_for_client(user_id, all_timeline)
         visible_ids = {e.event_id for e in visible}
-        join_ids = [p.room_id for p in plans if p.section == "join"]
+        contents: dict[str, tuple[list, list]] = {}
+        for p in plans:
+            timeline = timelines.get(p.room_id)
+            events = [e for e in (timeline.events if timeline else []) if e.event_id in visible_ids]
+            state = [state_events[eid] for eid in state_maps.get(p.room_id, {}).values() if eid in state_events]
+            state = fc.state_filter.filter(state)
+            if lazy:
+                senders = {e.sender for e in events} | {user_id}
+                state = [s for s in state if s.type != "m.room.member" or s.state_key in senders]
+            if events or state or p.full_state:
+                state.sort(key=lambda e: (e.type, e.state_key or ""))
+                contents[p.room_id] = (events, state)
+        join_ids = [p.room_id for p in plans if p.section == "join" and p.room_id in contents]
         summaries = await stores.stream.get_room_summaries(join_ids, user_id) if join_ids else {}
 
         now_ms = self._hs.clock.time_msec()
@@ -263,16 +275,10 @@ class SyncHandler:
             "requester_device_id": request.requester.device_id,
         }
         for p in plans:
-            timeline = timelines.get(p.room_id)
-            events = [e for e in (timeline.events if timeline else []) if e.event_id in visible_ids]
-            state = [state_events[eid] for eid in state_maps.get(p.room_id, {}).values() if eid in state_events]
-            state = fc.state_filter.filter(state)
-            if lazy:
-                senders = {e.sender for e in events} | {user_id}
-                state = [s for s in state if s.type != "m.room.member" or s.state_key in senders]
-            if not events and not state and not p.full_state:
+            if p.room_id not in contents:
                 continue
-            state.sort(key=lambda e: (e.type, e.state_key or ""))
+            events, state = contents[p.room_id]
+            timeline = timelines.get(p.room_id)
             prev_token = token_before(timeline.events[0]) if timeline else RoomStreamToken(None, p.to_pos)
             room: JsonDict = {
                 "timeline": {

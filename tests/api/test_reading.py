@@ -10,7 +10,6 @@ import urllib.parse
 from typing import Any, Iterator, Optional
 
 import pytest
-
 from tests.accounts.client import Client, start_accounts_homeserver, unique
 from tests.support.homeserver import Homeserver
 
@@ -76,7 +75,10 @@ def error(result: tuple[int, Any]) -> tuple[int, Optional[str]]:
 # -- filters ---------------------------------------------------------------
 def test_filter_upload_download_and_errors(homeserver: Homeserver) -> None:
     alice, bob = new_user(homeserver, "fa"), new_user(homeserver, "fb")
-    definition = {"room": {"timeline": {"limit": 3, "types": ["m.room.message"]}}, "event_fields": ["type", "content.body"]}
+    definition = {
+        "room": {"timeline": {"limit": 3, "types": ["m.room.message"]}},
+        "event_fields": ["type", "content.body"],
+    }
     filter_id = ok(alice.post(f"/user/{q(alice.user_id)}/filter", definition))["filter_id"]
     assert isinstance(filter_id, str)
     assert ok(alice.get(f"/user/{q(alice.user_id)}/filter/{filter_id}")) == definition

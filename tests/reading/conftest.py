@@ -31,7 +31,11 @@ class Actions:
         return run(self.hs.room_member_handler.update_membership(requester(who), target, room_id, action))
 
     def send(self, who: str, room_id: str, body: str = "x", **content: Any) -> str:
-        event = {"type": "m.room.message", "room_id": room_id, "content": {"msgtype": "m.text", "body": body, **content}}
+        event = {
+            "type": "m.room.message",
+            "room_id": room_id,
+            "content": {"msgtype": "m.text", "body": body, **content},
+        }
         return run(self.hs.event_creation_handler.create_and_send_event(requester(who), event)).event_id
 
     def state(self, who: str, room_id: str, event_type: str, content: dict, state_key: str = "") -> str:

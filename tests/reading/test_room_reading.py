@@ -69,7 +69,9 @@ def test_messages_errors(act: Actions, hs) -> None:
         403,
         "M_FORBIDDEN",
     )
-    assert errcode(handler.get_messages, requester("bob"), "!nope:test.local", from_token=None, direction="b", **common) == (
+    assert errcode(
+        handler.get_messages, requester("bob"), "!nope:test.local", from_token=None, direction="b", **common
+    ) == (
         403,
         "M_FORBIDDEN",
     )
@@ -98,7 +100,9 @@ def test_left_user_reads_up_to_their_leave(act: Actions) -> None:
     act.send("alice", room, "unseen")
     page = act.messages("bob", room, limit=20)
     assert "unseen" not in bodies(page["chunk"]) and "seen" in bodies(page["chunk"])
-    members = run(act.hs.pagination_handler.get_members(requester("bob"), room, at=None, membership=None, not_membership=None))
+    members = run(
+        act.hs.pagination_handler.get_members(requester("bob"), room, at=None, membership=None, not_membership=None)
+    )
     assert {m["state_key"]: m["content"]["membership"] for m in members["chunk"]} == {ALICE: "join", BOB: "leave"}
 
 

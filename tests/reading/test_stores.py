@@ -56,7 +56,13 @@ class _Room:
         stream = self.id_gen.pos
         depth = depth if depth is not None else self.depths.get(room_id, 0) + 1
         self.depths[room_id] = max(depth, self.depths.get(room_id, 0))
-        d: dict[str, Any] = {"type": type_, "sender": sender, "room_id": room_id, "content": content or {}, "depth": depth}
+        d: dict[str, Any] = {
+            "type": type_,
+            "sender": sender,
+            "room_id": room_id,
+            "content": content or {},
+            "depth": depth,
+        }
         if state_key is not None:
             d["state_key"] = state_key
         event = FrozenEvent(d, V10, InternalMetadata(stream_ordering=stream), event_id=f"$ev{stream}")
@@ -175,7 +181,9 @@ def test_topological_pagination_has_no_gaps_or_duplicates(env: tuple[StreamStore
     chunk, _ = run(store.paginate_room_events("!a:test", nxt, to_token=token_after(sent[5]), direction="f", limit=10))
     assert _ids(chunk) == _ids(sent[4:6])
     # backwards to a bound
-    chunk, _ = run(store.paginate_room_events("!a:test", token_before(sent[5]), to_token=token_before(sent[2]), direction="b"))
+    chunk, _ = run(
+        store.paginate_room_events("!a:test", token_before(sent[5]), to_token=token_before(sent[2]), direction="b")
+    )
     assert _ids(chunk) == _ids([sent[4], sent[3], sent[2]])
 
 
@@ -199,7 +207,9 @@ def test_events_between_and_last_event(env: tuple[StreamStore, _Room]) -> None:
     assert _ids(got) == _ids([a1, b1, a2])
     got = run(store.get_events_for_rooms_between(["!a:test", "!b:test"], 0, room.id_gen.pos, limit=2))
     assert _ids(got) == _ids([a1, b1])
-    last = run(store.get_last_event_in_rooms(["!a:test", "!b:test", "!none:test"], b1.internal_metadata.stream_ordering))
+    last = run(
+        store.get_last_event_in_rooms(["!a:test", "!b:test", "!none:test"], b1.internal_metadata.stream_ordering)
+    )
     assert {r: e.event_id for r, e in last.items()} == {"!a:test": a1.event_id, "!b:test": b1.event_id}
 
 

@@ -179,7 +179,11 @@ def test_filters_apply_to_sync(act: Actions) -> None:
     result = act.sync(
         "alice",
         filter_json={
-            "room": {"not_rooms": [other], "timeline": {"types": ["m.room.message"]}, "state": {"types": ["m.room.create"]}},
+            "room": {
+                "not_rooms": [other],
+                "timeline": {"types": ["m.room.message"]},
+                "state": {"types": ["m.room.create"]},
+            },
             "event_fields": ["type", "content.body", "event_id"],
         },
     )
@@ -228,3 +232,40 @@ def test_bad_since_token(act: Actions) -> None:
         assert (e.code, e.errcode) == (400, "M_INVALID_PARAM")
     else:
         raise AssertionError("expected M_INVALID_PARAM")
+
+
+def test_sync_cost_does_not_grow_with_rooms_or_events(act: Actions, hs) -> None:
+    """Store transactions per sync are a fixed number, not one per room or event."""
+    pool = hs.db
+    calls: list[str] = []
+    original = pool.runInteraction
+
+    async def counting(desc: str, func, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(desc)
+        return await original(desc, func, *args, **kwargs)
+
+    def cost(room_count: int) -> tuple[int, int, int]:
+        rooms = [act.create("alice") for _ in range(room_count)]
+        token = act.sync("alice")["next_batch"]
+        for room in rooms:
+            for i in range(3):
+                act.send("alice", room, f"m{i}")
+        pool.runInteraction = counting  # type: ignore[method-assign]
+        try:
+            calls.clear()
+            act.sync("alice")
+            initial = len(calls)
+            calls.clear()
+            result = act.sync("alice", since=token)
+            incremental = len(calls)
+            calls.clear()
+            act.sync("alice", since=result["next_batch"])
+            idle = len(calls)
+        finally:
+            pool.runInteraction = original  # type: ignore[method-assign]
+        return initial, incremental, idle
+
+    small = cost(2)
+    large = cost(10)
+    assert large[0] <= small[0] + 1 and large[1] <= small[1] + 1
+    assert large[2] <= 2

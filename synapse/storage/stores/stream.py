@@ -381,9 +381,7 @@ class StreamStore:
         return token_after(last) if last is not None else RoomStreamToken(0, 0)
 
     # -- membership history ------------------------------------------------
-    async def get_membership_changes_for_user(
-        self, user_id: str, from_pos: int, to_pos: int
-    ) -> list[MembershipChange]:
+    async def get_membership_changes_for_user(self, user_id: str, from_pos: int, to_pos: int) -> list[MembershipChange]:
         """The user's membership events in (from_pos, to_pos], oldest first."""
         return await self._db.runInteraction(
             "get_membership_changes_for_user", self._membership_rows_txn, user_id, None, from_pos, to_pos
