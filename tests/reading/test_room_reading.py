@@ -202,3 +202,44 @@ def test_legacy_event_stream_and_initial_sync(act: Actions, hs) -> None:
     bob_snapshot = run(hs.initial_sync_handler.initial_sync(requester("bob"), 10))
     (bob_info,) = bob_snapshot["rooms"]
     assert bob_info["membership"] == "invite" and bob_info["invite"]["state_key"] == BOB
+
+
+def test_visibility_rules_table() -> None:
+    from synapse.handlers.visibility import visibility_allows
+
+    assert visibility_allows("world_readable", None, False)
+    assert visibility_allows("joined", "join", False)
+    assert not visibility_allows("joined", "invite", False)
+    assert not visibility_allows("joined", None, True)
+    assert visibility_allows("shared", None, True)
+    assert not visibility_allows("shared", "leave", False)
+    assert visibility_allows("invited", "invite", False)
+    assert not visibility_allows("invited", "leave", True)
+    # unknown values count as shared
+    assert visibility_allows("org.example", None, True) and not visibility_allows("org.example", None, False)
+
+
+def test_history_visibility_change_events_and_world_readable_periods(act: Actions) -> None:
+    room = act.create("alice", preset="public_chat")
+    act.state("alice", room, "m.room.history_visibility", {"history_visibility": "joined"})
+    act.send("alice", room, "private")
+    act.state("alice", room, "m.room.history_visibility", {"history_visibility": "world_readable"})
+    act.send("alice", room, "public")
+    chunk = act.messages("carol", room, limit=50)["chunk"]
+    assert bodies(chunk) == ["public"]
+    # the change to world_readable is visible (the state after it allows it)
+    assert any(
+        e["type"] == "m.room.history_visibility" and e["content"]["history_visibility"] == "world_readable"
+        for e in chunk
+    )
+
+
+def test_invited_visibility_shows_history_from_the_invite(act: Actions) -> None:
+    room = act.create("alice")
+    act.state("alice", room, "m.room.history_visibility", {"history_visibility": "invited"})
+    act.send("alice", room, "before invite")
+    act.member("alice", BOB, room, "invite")
+    act.send("alice", room, "while invited")
+    act.member("bob", BOB, room, "join")
+    act.send("alice", room, "joined")
+    assert bodies(act.messages("bob", room, limit=50)["chunk"]) == ["joined", "while invited"]
