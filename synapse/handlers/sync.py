@@ -207,8 +207,9 @@ class SyncHandler:
         lazy = fc.lazy_load_members
         timelines: dict[str, RoomTimeline] = {}
         if not fc.timeline_filter.blocks_all():
+            ranges = {p.room_id: (p.from_pos, p.to_pos) for p in plans if fc.timeline_filter.room_allowed(p.room_id)}
             timelines = await stores.stream.get_recent_events_for_room_ranges(
-                {p.room_id: (p.from_pos, p.to_pos) for p in plans}, fc.timeline_limit, fc.timeline_filter
+                ranges, fc.timeline_limit, fc.timeline_filter
             )
 
         # Which rooms need the state at their timeline start: full-state rooms,

@@ -192,6 +192,9 @@ def test_filters_apply_to_sync(act: Actions) -> None:
     assert [set(e) for e in joined["timeline"]["events"]] == [{"type", "content", "event_id"}]
     assert joined["timeline"]["events"][0]["content"] == {"body": "hi"}
     assert [e["type"] for e in joined["state"]["events"]] == ["m.room.create"]
+    # rooms excluded from the timeline filter still sync their state
+    only_state = act.sync("alice", filter_json={"room": {"timeline": {"not_rooms": [room]}}})["rooms"]["join"][room]
+    assert only_state["timeline"]["events"] == [] and only_state["state"]["events"]
 
 
 def test_long_poll_wakes_on_another_users_message(act: Actions, hs) -> None:
