@@ -144,6 +144,7 @@ class SyncHandler:
         if any(m.membership in ("leave", "ban") for m in memberships.values()):
             forgotten = await stores.members.get_forgotten_rooms_for_user(user_id)
         plans: list[_RoomPlan] = []
+        pending: list[MembershipChange] = []  # invites and knocks
         for room_id, member in memberships.items():
             if room_id not in allowed_rooms:
                 continue
@@ -153,14 +154,16 @@ class SyncHandler:
                 full = request.since is None or request.full_state or newly_joined
                 plans.append(_RoomPlan(room_id, "join", 0 if newly_joined else since_pos, now_pos, full))
             elif member.membership in ("invite", "knock") and (changed or request.since is None):
-                section = result.invite if member.membership == "invite" else result.knock
-                section[room_id] = await self._stripped_section(member)
+                pending.append(member)
             elif member.membership in ("leave", "ban") and room_id not in forgotten:
                 if changed or (fc.include_leave and (request.since is None or request.full_state)):
                     full = request.since is None or request.full_state or at_since.get(room_id) != "join"
                     from_pos = 0 if full else since_pos
                     plans.append(_RoomPlan(room_id, "leave", from_pos, member.stream_ordering, full))
 
+        for room_id, section in (await self._stripped_sections(pending)).items():
+            target = result.invite if "invite_state" in section else result.knock
+            target[room_id] = section
         await self._fill_rooms(request, plans, result, since_pos, now_pos)
         return result
 
@@ -182,19 +185,32 @@ class SyncHandler:
                     result[room_id] = changes[-1]
         return result
 
-    async def _stripped_section(self, member: MembershipChange) -> JsonDict:
-        """invite_state / knock_state: stripped room state plus the member event itself."""
+    async def _stripped_sections(self, members: list[MembershipChange]) -> dict[str, JsonDict]:
+        """invite_state / knock_state per room: stripped room state plus the member event itself."""
+        if not members:
+            return {}
         stores = self._hs.stores
-        event = await stores.events.get_event(member.event_id)
-        key = "invite_state" if member.membership == "invite" else "knock_state"
-        carried = event.unsigned.get("invite_room_state" if member.membership == "invite" else "knock_room_state")
-        if isinstance(carried, list):
-            stripped = list(carried)
-        else:
-            state_ids = await stores.state.get_current_state_ids(member.room_id)
-            ids = [state_ids[(t, "")] for t in STRIPPED_STATE_TYPES if (t, "") in state_ids]
-            stripped = [strip_event(e) for e in await stores.events.get_events_as_list(ids)]
-        return {key: {"events": [*stripped, strip_event(event)]}}
+        events = await stores.events.get_events([m.event_id for m in members])
+        state = await stores.stream.get_current_state_ids_of_types([m.room_id for m in members], STRIPPED_STATE_TYPES)
+        state_events = await stores.events.get_events([eid for ids in state.values() for eid in ids.values()])
+        sections: dict[str, JsonDict] = {}
+        for member in members:
+            event = events.get(member.event_id)
+            if event is None:
+                continue
+            key = "invite_state" if member.membership == "invite" else "knock_state"
+            carried = event.unsigned.get("invite_room_state" if member.membership == "invite" else "knock_room_state")
+            if isinstance(carried, list):
+                stripped = list(carried)
+            else:
+                ids = state.get(member.room_id, {})
+                stripped = [
+                    strip_event(state_events[ids[(t, "")]])
+                    for t in STRIPPED_STATE_TYPES
+                    if (t, "") in ids and ids[(t, "")] in state_events
+                ]
+            sections[member.room_id] = {key: {"events": [*stripped, strip_event(event)]}}
+        return sections
 
     async def _fill_rooms(
         self, request: SyncRequest, plans: list[_RoomPlan], result: SyncResult, since_pos: int, now_pos: int

@@ -272,3 +272,15 @@ def test_sync_cost_does_not_grow_with_rooms_or_events(act: Actions, hs) -> None:
     large = cost(10)
     assert large[0] <= small[0] + 1 and large[1] <= small[1] + 1
     assert large[2] <= 2
+
+
+def test_knock_section(act: Actions) -> None:
+    room = act.create("alice", name="Knock here")
+    act.state("alice", room, "m.room.join_rules", {"join_rule": "knock"})
+    token = act.sync("bob")["next_batch"]
+    act.member("bob", BOB, room, "knock")
+    result = act.sync("bob", since=token)
+    knock = result["rooms"]["knock"][room]["knock_state"]["events"]
+    keys = {(e["type"], e["state_key"]) for e in knock}
+    assert {("m.room.name", ""), ("m.room.join_rules", ""), ("m.room.member", BOB)} <= keys
+    assert room not in result["rooms"]["invite"] and room not in result["rooms"]["join"]

@@ -431,6 +431,30 @@ class StreamStore:
         found.sort(key=lambda c: c.stream_ordering)
         return found
 
+    # -- current state for many rooms (/sync invites and knocks) -----------
+    async def get_current_state_ids_of_types(
+        self, room_ids: Sequence[str], types: Sequence[str]
+    ) -> dict[str, dict[tuple[str, str], str]]:
+        """The current `(type, "")` state of each room, for the given types, in one transaction."""
+        room_ids = list(room_ids)
+        if not room_ids or not types:
+            return {}
+
+        def txn_fn(txn: LoggingTransaction) -> dict[str, dict[tuple[str, str], str]]:
+            found: dict[str, dict[tuple[str, str], str]] = {r: {} for r in room_ids}
+            for start in range(0, len(room_ids), _ROOM_BATCH):
+                in_sql, in_args = txn.database_engine.in_list_clause("room_id", room_ids[start : start + _ROOM_BATCH])
+                txn.execute(
+                    "SELECT room_id, type, event_id FROM current_state_events"
+                    f" WHERE state_key = '' AND type IN ({','.join('?' * len(types))}) AND {in_sql}",
+                    [*types, *in_args],
+                )
+                for room_id, event_type, event_id in txn:
+                    found[room_id][(event_type, "")] = event_id
+            return found
+
+        return await self._db.runInteraction("get_current_state_ids_of_types", txn_fn)
+
     # -- room summaries (/sync) --------------------------------------------
     async def get_room_summaries(self, room_ids: Sequence[str], user_id: str) -> dict[str, "RoomSummary"]:
         """Member counts from current state, and heroes for rooms with neither
