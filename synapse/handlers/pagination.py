@@ -214,9 +214,9 @@ class PaginationHandler:
         return {"chunk": self._format(requester, members)}
 
     async def get_joined_members(self, requester: Requester, room_id: str) -> JsonDict:
-        """GET /rooms/{roomId}/joined_members: only for members (or a world_readable room)."""
-        access = await self._hs.visibility.check_can_read_room(room_id, requester.user_id)
-        if access.membership in ("leave", "ban") and not access.is_peeking:
+        """GET /rooms/{roomId}/joined_members: only for current members (the spec's 403 otherwise)."""
+        current = await self._hs.stores.members.get_membership(room_id, requester.user_id)
+        if current is None or current[0] != "join":
             raise SynapseError(403, f"User {requester.user_id} is not in room {room_id}", Codes.FORBIDDEN)
         joined = await self._hs.stores.members.get_joined_members(room_id)
         return {"joined": joined}

@@ -164,6 +164,7 @@ def test_members_filters_at_and_joined(act: Actions, hs) -> None:
     joined = run(pagination.get_joined_members(requester("alice"), room))
     assert joined == {"joined": {ALICE: {"display_name": None, "avatar_url": None}}}
     assert errcode(pagination.get_joined_members, requester("carol"), room) == (403, "M_FORBIDDEN")
+    assert errcode(pagination.get_joined_members, requester("bob"), room) == (403, "M_FORBIDDEN")
     assert errcode(pagination.get_members, requester("carol"), room, at=None, membership=None, not_membership=None) == (
         403,
         "M_FORBIDDEN",
