@@ -8,8 +8,9 @@ events: every event whose key is <= the token lies before it. For a
 topological token the key is `(depth, stream_ordering)`; for a stream token
 (`s<n>`, as /sync hands out) only `stream_ordering` counts.
 
-Every method runs a bounded number of statements however many rooms it is
-asked about, then loads the events with one `get_events_as_list` call.
+Every method runs in one transaction however many rooms it is asked about
+(with one indexed LIMIT statement per room where each room needs its own
+newest-N), then loads the events with one `get_events_as_list` call.
 Filters are pushed into SQL (types with `*` wildcards, senders); only
 `contains_url` needs the event JSON and is checked afterwards, fetching more
 rows until the page is full.
