@@ -66,4 +66,20 @@ def _rooms_routes() -> list[Route]:
 
 
 def _reading_routes() -> list[Route]:
-    return []
+    from synapse.rest.client import events, filter, initial_sync, room_read, sync
+
+    return [
+        Route(sync.SyncServlet, sticky_by="user"),
+        Route(events.EventStreamServlet, sticky_by="user"),
+        Route(events.EventServlet, runs_on="main"),
+        Route(initial_sync.InitialSyncServlet),
+        Route(room_read.RoomInitialSyncServlet),
+        Route(filter.CreateFilterServlet),
+        Route(filter.GetFilterServlet),
+        Route(room_read.RoomMessagesServlet, sticky_by="room"),
+        Route(room_read.RoomContextServlet),
+        Route(room_read.RoomEventServlet),
+        Route(room_read.RoomMembersServlet),
+        Route(room_read.JoinedMembersServlet),
+        Route(room_read.JoinedRoomsServlet),
+    ]
