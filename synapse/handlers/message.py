@@ -20,8 +20,8 @@ from synapse.events.room_versions import RoomVersion
 from synapse.events.serialize import strip_event
 from synapse.events.snapshot import EventContext
 from synapse.events.validation import validate_client_content, validate_event_for_room_version
-from synapse.storage.persist_events import KeyedLinearizer
 from synapse.types import Requester
+from synapse.util.linearizer import KeyedLinearizer
 
 logger = logging.getLogger(__name__)
 

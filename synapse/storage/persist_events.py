@@ -15,17 +15,16 @@ other process writes the same room.
 
 import json
 import logging
-from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Hashable, Optional
+from typing import Any, Optional
 
 from canonicaljson import encode_canonical_json
 from prometheus_client import Counter
-from twisted.internet import defer
 
 from synapse.events.model import FrozenEvent
 from synapse.events.snapshot import EventContext
 from synapse.state import StateMap, resolve_events
 from synapse.storage.stores.state import get_state_for_group_txn
+from synapse.util.linearizer import KeyedLinearizer
 
 logger = logging.getLogger(__name__)
 
@@ -34,50 +33,6 @@ events_persisted = Counter("synapse_events_persisted", "Events persisted by this
 # a state group stores a delta on its prev_group until the chain is this long
 MAX_STATE_GROUP_CHAIN = 50
 STATE_GROUP_SEQUENCE = "state_group_id_seq"
-
-
-class KeyedLinearizer:
-    """Runs the critical sections for one key strictly one after another, in arrival order.
-
-    A caller cancelled while queueing does not let the next one in early:
-    its place in the queue is released only when its predecessor's is.
-    """
-
-    def __init__(self) -> None:
-        self._tails: dict[Hashable, "defer.Deferred[None]"] = {}
-
-    @asynccontextmanager
-    async def queue(self, key: Hashable) -> AsyncIterator[None]:
-        previous = self._tails.get(key)
-        released: "defer.Deferred[None]" = defer.Deferred()
-        released.addBoth(self._forget, key, released)
-        self._tails[key] = released
-        acquired = previous is None
-        try:
-            if previous is not None:
-                # wait on a deferred of our own, so that cancelling this
-                # caller never cancels the predecessor's
-                turn: "defer.Deferred[None]" = defer.Deferred()
-                previous.addBoth(_fire, turn)
-                await turn
-                acquired = True
-            yield
-        finally:
-            if acquired:
-                released.callback(None)
-            else:
-                previous.addBoth(_fire, released)  # type: ignore[union-attr]
-
-    def _forget(self, result: object, key: Hashable, released: "defer.Deferred[None]") -> object:
-        if self._tails.get(key) is released:
-            del self._tails[key]
-        return result
-
-
-def _fire(result: object, deferred: "defer.Deferred[None]") -> object:
-    if not deferred.called:
-        deferred.callback(None)
-    return result
 
 
 def _category(event: FrozenEvent) -> str:

@@ -11,6 +11,7 @@ from typing import Any, Iterator, Optional
 
 import pytest
 from tests.accounts.client import Client, start_accounts_homeserver, unique
+
 from tests.support.homeserver import Homeserver
 
 

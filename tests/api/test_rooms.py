@@ -6,6 +6,7 @@ from typing import Iterator
 
 import pytest
 from tests.accounts.client import Client, start_accounts_homeserver, unique
+
 from tests.support.homeserver import Homeserver
 
 
