@@ -9,57 +9,15 @@ from typing import Optional
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
-from twisted.internet import defer, reactor
+from twisted.internet import defer
 
-from synapse.notifier import Notifier
-from synapse.replication.bus import BusState, InProcessBus, ReplicationBus
+from synapse.replication.bus import InProcessBus
 from synapse.replication.metrics import ReplicationMetrics
-from synapse.replication.positions import ReplicationPositions, StreamUpdates
+from synapse.replication.positions import StreamUpdates
 from synapse.storage.database import DatabasePool
-from synapse.storage.id_generators import StreamIdGenerator
-from synapse.util.clock import Clock
+from tests.replication.processes import LinkedBus, Process
 from tests.replication.util import Recorder, eventually
 from tests.support.twisted import run
-
-
-class LinkedBus(ReplicationBus):
-    """In-memory buses that deliver to each other, like processes on one Redis."""
-
-    def __init__(self, instance_name: str, network: list["LinkedBus"]) -> None:
-        super().__init__(instance_name)
-        self._network = network
-        network.append(self)
-
-    def publish(self, stream: str, position: int) -> None:
-        for bus in self._network:
-            bus._deliver(stream, self.instance_name, position)
-
-    def replicate(self) -> None:
-        for bus in self._network:
-            bus._replicate_requested()
-
-    def state(self) -> BusState:
-        return BusState(state="connected", last_message_at=None, reconnects=0)
-
-
-class Process:
-    """One simulated process: generator, bus, notifier, positions."""
-
-    def __init__(self, pool: DatabasePool, instance: str, writers: list[str], bus: ReplicationBus) -> None:
-        self.clock = Clock(reactor)  # type: ignore[arg-type]
-        self.instance = instance
-        self.gen: StreamIdGenerator = run(StreamIdGenerator.create(pool, "events", instance, writers))
-        self.generators = {"events": self.gen}
-        self.bus = bus
-        self.notifier = Notifier(self.clock)
-        self.positions = ReplicationPositions(instance, self.generators, bus, self.notifier, self.clock)
-
-    async def write(self, rooms: tuple[str, ...] = ("!room:hs",)) -> int:
-        """What a local writer does: allocate, commit, tell the notifier."""
-        async with self.gen.get_next() as stream_id:
-            pass
-        self.notifier.on_new_event("events", stream_id, rooms=rooms)
-        return stream_id
 
 
 def _network(pool: DatabasePool, *instances: str, writers: Optional[list[str]] = None) -> list[Process]:
