@@ -20,7 +20,7 @@ import abc
 import inspect
 import logging
 from collections import deque
-from typing import Awaitable, Callable, Optional, Union
+from collections.abc import Awaitable, Callable
 
 import attrs
 from twisted.internet import defer
@@ -28,7 +28,7 @@ from twisted.internet import defer
 logger = logging.getLogger(__name__)
 
 # (writer instance, position) -> None, or an awaitable to wait for
-PositionCallback = Callable[[str, int], Union[None, Awaitable[None]]]
+PositionCallback = Callable[[str, int], None | Awaitable[None]]
 
 
 @attrs.frozen
@@ -38,7 +38,7 @@ class BusState:
     # "connecting", "connected", "reconnecting" or "stopped"
     state: str
     # clock time of the last message received from the bus, if any
-    last_message_at: Optional[float]
+    last_message_at: float | None
     # successful reconnections after the first connection
     reconnects: int
     # instance name -> clock time its last message arrived

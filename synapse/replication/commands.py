@@ -13,7 +13,7 @@ connections work, and others learn which instances are alive.
 """
 
 import json
-from typing import Any, Union
+from typing import Any
 
 import attrs
 
@@ -39,7 +39,7 @@ class PingCommand:
     instance: str
 
 
-Command = Union[PositionCommand, ReplicateCommand, PingCommand]
+Command = PositionCommand | ReplicateCommand | PingCommand
 
 
 def encode_command(command: Command) -> str:
@@ -53,7 +53,7 @@ def encode_command(command: Command) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
-def decode_command(message: Union[str, bytes]) -> Command:
+def decode_command(message: str | bytes) -> Command:
     """Parses one message; raises CommandParseError for anything malformed."""
     try:
         body = json.loads(message)

@@ -5,7 +5,7 @@ to be kept up to date by hand. Register one per process:
 `REGISTRY.register(ReplicationMetrics(bus, positions))`.
 """
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric

@@ -21,7 +21,7 @@ the notifier, built once per process (monolith included):
 
 import functools
 import logging
-from typing import Awaitable, Callable, Collection, Mapping, Optional
+from collections.abc import Awaitable, Callable, Collection, Mapping
 
 import attrs
 from twisted.internet import defer
@@ -47,7 +47,7 @@ class StreamUpdates:
 
 # async (writer instance, from position (exclusive), to position (inclusive))
 #   -> what changed, or None when it cannot tell (every waiter is woken)
-StreamReader = Callable[[str, int, int], Awaitable[Optional[StreamUpdates]]]
+StreamReader = Callable[[str, int, int], Awaitable[StreamUpdates | None]]
 
 
 class ReplicationPositions:
@@ -132,7 +132,7 @@ class ReplicationPositions:
         self._publish_if_moved(stream)
         self._wake_waiters(stream)
 
-    async def _read_updates(self, stream: str, instance: str, before: int, after: int) -> Optional[StreamUpdates]:
+    async def _read_updates(self, stream: str, instance: str, before: int, after: int) -> StreamUpdates | None:
         reader = self._readers.get(stream)
         if reader is None:
             return None
@@ -160,7 +160,12 @@ class ReplicationPositions:
         entry = (position, d)
         waiters = self._waiters.setdefault((stream, instance), [])
         waiters.append(entry)
-        timer = self._clock.call_later(timeout, lambda: d.called or d.callback(False))
+
+        def give_up() -> None:
+            if not d.called:
+                d.callback(False)
+
+        timer = self._clock.call_later(timeout, give_up)
         try:
             reached = await d
         finally:

@@ -24,7 +24,8 @@ runs on the global reactor.
 """
 
 import logging
-from typing import Any, Callable, Optional, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import txredisapi
 from twisted.internet import defer
@@ -84,14 +85,14 @@ class RedisReplicationBus(ReplicationBus):
         self._max_backoff = max_backoff
 
         self._state = "stopped"
-        self._session: Optional[_Session] = None
-        self._opening: Optional[_Session] = None
-        self._loop: Optional[defer.Deferred[None]] = None
-        self._pause: Optional[defer.Deferred[None]] = None
+        self._session: _Session | None = None
+        self._opening: _Session | None = None
+        self._loop: defer.Deferred[None] | None = None
+        self._pause: defer.Deferred[None] | None = None
         self._stopping = False
         self._connected_once = False
         self._reconnects = 0
-        self._last_message_at: Optional[float] = None
+        self._last_message_at: float | None = None
         self._instances_seen: dict[str, float] = {}
         self._connected_waiters: list[defer.Deferred[None]] = []
 
@@ -154,7 +155,7 @@ class RedisReplicationBus(ReplicationBus):
             self._opening = session
             try:
                 await session.open()
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - any failure to connect means: back off and retry
                 session.close(f"connect failed: {e}")
                 if self._stopping:
                     break
@@ -245,19 +246,19 @@ class _Session:
         self.closed: defer.Deferred[str] = defer.Deferred()
         self._factories: list[txredisapi.RedisFactory] = []
         self._publisher: Any = None
-        self._step: Optional[defer.Deferred[Any]] = None
-        self._heartbeat: Optional[LoopingCall] = None
-        self._ping_deadline: Optional[IDelayedCall] = None
+        self._step: defer.Deferred[Any] | None = None
+        self._heartbeat: LoopingCall | None = None
+        self._ping_deadline: IDelayedCall | None = None
 
     async def open(self) -> None:
         bus, config = self._bus, self._bus._config
-        options = dict(
-            uuid=config.path or f"{config.host}:{config.port}",
-            dbid=config.dbid,
-            poolsize=1,
-            password=config.password,
-            convertNumbers=False,
-        )
+        options = {
+            "uuid": config.path or f"{config.host}:{config.port}",
+            "dbid": config.dbid,
+            "poolsize": 1,
+            "password": config.password,
+            "convertNumbers": False,
+        }
         subscriber = _SubscriberFactory(lambda message: bus._on_message(self, message), **options)
         # a stuck PUBLISH aborts its connection, which ends the session
         publisher = txredisapi.RedisFactory(replyTimeout=bus.heartbeat_timeout, **options)

@@ -12,7 +12,6 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
 
 
 class PrivateRedis:
@@ -20,20 +19,19 @@ class PrivateRedis:
         self.host = "127.0.0.1"
         self.port = _free_port()
         self._dir = Path(tempfile.mkdtemp(prefix="synapse-test-private-redis-"))
-        self._proc: Optional[subprocess.Popen] = None
+        self._proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not on PATH")
-        log = open(self._dir / "redis.log", "ab")
-        self._proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", self.host, "--save", "", "--appendonly", "no",
-             "--dir", str(self._dir)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
+        with open(self._dir / "redis.log", "ab") as log:
+            self._proc = subprocess.Popen(
+                [binary, "--port", str(self.port), "--bind", self.host, "--save", "", "--appendonly", "no",
+                 "--dir", str(self._dir)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

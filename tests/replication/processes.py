@@ -2,7 +2,6 @@
 generator (several on one database stand for several processes), bus,
 notifier and ReplicationPositions."""
 
-from typing import Optional
 
 from twisted.internet import reactor
 
@@ -18,7 +17,7 @@ from tests.support.twisted import run
 class LinkedBus(ReplicationBus):
     """In-memory buses that deliver to each other, like processes on one Redis."""
 
-    def __init__(self, instance_name: str, network: list["LinkedBus"], delay: Optional[float] = None) -> None:
+    def __init__(self, instance_name: str, network: list["LinkedBus"], delay: float | None = None) -> None:
         super().__init__(instance_name)
         self._network = network
         # seconds before other processes hear a publish; None: at once

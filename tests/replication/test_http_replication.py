@@ -4,7 +4,8 @@ secret, read-your-writes waiting, retries with idempotency, error proxying."""
 import shutil
 import socket
 import tempfile
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from twisted.internet import reactor
@@ -14,7 +15,11 @@ from synapse.api.errors import Codes, SynapseError
 from synapse.config.workers import InstanceTcpLocation, InstanceUnixLocation
 from synapse.http.server import JsonResource
 from synapse.replication.http.client import ReplicationClient
-from synapse.replication.http.endpoint import ReplicationEndpoint, ReplicationServer, ResponseCache
+from synapse.replication.http.endpoint import (
+    ReplicationEndpoint,
+    ReplicationServer,
+    ResponseCache,
+)
 from synapse.replication.redis import RedisReplicationBus
 from synapse.util.clock import Clock
 from tests.replication.processes import LinkedBus, Process
@@ -67,8 +72,8 @@ class _Site(Site):
 class Topology:
     """A writer process "w1" serving Append, and a calling process "reader"."""
 
-    def __init__(self, db_pool: Any, secret: Optional[str] = "s3cret", bus_delay: Optional[float] = None,
-                 buses: Optional[tuple[Any, Any]] = None) -> None:
+    def __init__(self, db_pool: Any, secret: str | None = "s3cret", bus_delay: float | None = None,
+                 buses: tuple[Any, Any] | None = None) -> None:
         if buses is None:
             network: list[LinkedBus] = []
             buses = (LinkedBus("w1", network, delay=bus_delay), LinkedBus("reader", network, delay=bus_delay))
@@ -97,7 +102,7 @@ class Topology:
         self.ports.append(run(lambda: reactor.listenUNIX(path, self.site)))  # type: ignore[attr-defined]
         return InstanceUnixLocation(path)
 
-    def client(self, location: Any, secret: Optional[str] = "s3cret", **kwargs: Any) -> ReplicationClient:
+    def client(self, location: Any, secret: str | None = "s3cret", **kwargs: Any) -> ReplicationClient:
         kwargs.setdefault("initial_retry_delay", 0.05)
         client = ReplicationClient(reactor, {"w1": location}, secret, self.reader.positions, **kwargs)
         self.clients.append(client)
@@ -107,7 +112,7 @@ class Topology:
         for client in self.clients:
             run(client.close())
         for port in self.ports:
-            run(lambda: port.stopListening())
+            run(port.stopListening)
         shutil.rmtree(self._dir, ignore_errors=True)
 
 

@@ -5,7 +5,6 @@ Several generators on one database stand for several processes; `LinkedBus`
 connects their buses in memory (the Redis bus is tested on its own and end
 to end in test_http_replication)."""
 
-from typing import Optional
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -20,7 +19,7 @@ from tests.replication.util import Recorder, eventually
 from tests.support.twisted import run
 
 
-def _network(pool: DatabasePool, *instances: str, writers: Optional[list[str]] = None) -> list[Process]:
+def _network(pool: DatabasePool, *instances: str, writers: list[str] | None = None) -> list[Process]:
     network: list[LinkedBus] = []
     return [Process(pool, name, writers or ["w1"], LinkedBus(name, network)) for name in instances]
 
@@ -171,7 +170,7 @@ def test_idle_writer_of_a_sharded_stream_follows_and_publishes(db_pool):
     publishes that, so a reader's token (the minimum) is not held back."""
     network: list[LinkedBus] = []
     writers = ["w1", "w2"]
-    w1, w2, reader = (Process(db_pool, name, writers, LinkedBus(name, network)) for name in ("w1", "w2", "reader"))
+    w1, _w2, reader = (Process(db_pool, name, writers, LinkedBus(name, network)) for name in ("w1", "w2", "reader"))
     start = reader.gen.get_current_token()
 
     written = run(w1.write())
@@ -189,7 +188,7 @@ def test_positions_ignore_unknown_writers(db_pool):
 
 
 def test_metrics_show_positions_lag_and_bus_state(db_pool):
-    writer, reader = _network(db_pool, "w1", "reader")
+    _writer, reader = _network(db_pool, "w1", "reader")
     bus = InProcessBus("reader")
     registry = CollectorRegistry()
     registry.register(ReplicationMetrics(bus, reader.positions))
@@ -197,7 +196,7 @@ def test_metrics_show_positions_lag_and_bus_state(db_pool):
 
     reader.gen.advance("w1", base + 5)  # the only writer: the token follows, no lag
     text = generate_latest(registry).decode()
-    assert 'synapse_replication_stream_position{stream="events",writer="w1"} %s' % float(base + 5) in text
+    assert f'synapse_replication_stream_position{{stream="events",writer="w1"}} {float(base + 5)}' in text
     assert 'synapse_replication_stream_lag{stream="events"} 0.0' in text
     assert "synapse_replication_bus_connected 1.0" in text
 

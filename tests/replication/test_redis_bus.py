@@ -184,8 +184,8 @@ def test_redis_restart_reconnects_resubscribes_and_catches_up(private_redis):
 
 def test_heartbeat_timeout_detects_a_hung_server(private_redis):
     name = unique_server_name()
-    options = dict(heartbeat_interval=0.1, heartbeat_timeout=0.4, connect_timeout=0.5,
-                   initial_backoff=0.05, max_backoff=0.3)
+    options = {"heartbeat_interval": 0.1, "heartbeat_timeout": 0.4, "connect_timeout": 0.5,
+                   "initial_backoff": 0.05, "max_backoff": 0.3}
     writer = make_bus(name, "w1", private_redis.host, private_redis.port, **options)
     reader = make_bus(name, "reader", private_redis.host, private_redis.port, **options)
     at_reader = Recorder()

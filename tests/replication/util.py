@@ -1,7 +1,8 @@
 """Helpers for replication tests: waiting for a condition, building buses."""
 
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from twisted.internet import reactor
 

@@ -16,15 +16,16 @@ unchanged.
 import json
 import logging
 import secrets
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 import treq
 from twisted.internet import defer
 from twisted.internet.endpoints import UNIXClientEndpoint
 from twisted.internet.error import ConnectError, DNSLookupError
+from twisted.web._newclient import RequestTransmissionFailed, ResponseFailed
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.iweb import IAgent, IAgentEndpointFactory
-from twisted.web._newclient import RequestTransmissionFailed, ResponseFailed
 from zope.interface import implementer
 
 from synapse.api.errors import Codes, SynapseError
@@ -51,7 +52,7 @@ class ReplicationClient:
         self,
         reactor: Any,
         instance_map: Mapping[str, InstanceLocation],
-        secret: Optional[str],
+        secret: str | None,
         positions: ReplicationPositions,
         *,
         request_timeout: float = 60.0,
@@ -94,7 +95,7 @@ class ReplicationClient:
     ) -> tuple[int, JsonDict]:
         agent = self._agent_for(instance, location)
         base = "http://localhost" if isinstance(location, InstanceUnixLocation) else f"{location.scheme()}://{location.netloc()}"
-        headers = {b"Content-Type": [b"application/json"]}
+        headers: dict[bytes | str, list[bytes | str]] = {b"Content-Type": [b"application/json"]}
         if self._secret:
             headers[b"Authorization"] = [b"Bearer " + self._secret.encode()]
         data = json.dumps(payload).encode("utf-8")

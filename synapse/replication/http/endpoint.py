@@ -18,7 +18,8 @@ import logging
 import re
 import urllib.parse
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable, ClassVar, Mapping, Optional
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ClassVar
 
 from twisted.internet import defer
 from twisted.python.failure import Failure
@@ -42,7 +43,7 @@ class ReplicationServer:
     """What every endpoint of one serving process shares: who it is, the
     shared secret, and the answers kept for retried calls."""
 
-    def __init__(self, instance_name: str, secret: Optional[str], clock: Clock) -> None:
+    def __init__(self, instance_name: str, secret: str | None, clock: Clock) -> None:
         self.instance_name = instance_name
         self.secret = secret
         self.responses = ResponseCache(clock, RESPONSE_CACHE_TTL_S)
