@@ -1,24 +1,41 @@
 """Prometheus view of replication: bus health, positions, and reader lag.
 
 Read at scrape time from the bus and `ReplicationPositions`, so nothing has
-to be kept up to date by hand. Register one per process:
-`REGISTRY.register(ReplicationMetrics(bus, positions))`.
+to be kept up to date by hand. `ReplicationMetrics.install(bus, positions)`
+registers it; installing again (another HomeServer in the same Python
+process, as in tests) replaces the previous one instead of failing on
+duplicate metric names.
 """
 
+import weakref
 from collections.abc import Iterable
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
-from prometheus_client.registry import Collector
+from prometheus_client.registry import REGISTRY, Collector, CollectorRegistry
 
 from synapse.replication.bus import ReplicationBus
 from synapse.replication.positions import ReplicationPositions
+
+# registry -> the collector installed there
+_installed: "weakref.WeakKeyDictionary[CollectorRegistry, ReplicationMetrics]" = weakref.WeakKeyDictionary()
 
 
 class ReplicationMetrics(Collector):
     def __init__(self, bus: ReplicationBus, positions: ReplicationPositions) -> None:
         self._bus = bus
         self._positions = positions
+
+    @classmethod
+    def install(
+        cls, bus: ReplicationBus, positions: ReplicationPositions, registry: CollectorRegistry = REGISTRY
+    ) -> "ReplicationMetrics":
+        previous = _installed.pop(registry, None)
+        if previous is not None:
+            registry.unregister(previous)
+        collector = _installed[registry] = cls(bus, positions)
+        registry.register(collector)
+        return collector
 
     def collect(self) -> Iterable[Metric]:
         state = self._bus.state()

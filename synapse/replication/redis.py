@@ -265,11 +265,11 @@ class _Session:
         for factory in (subscriber, publisher):
             factory.reconnect = False
             self._factories.append(factory)
-        ready = [subscriber.deferred, publisher.deferred]
+        # gathered at once, so a failure of either is consumed, not left unhandled
+        ready = defer.gatherResults([subscriber.deferred, publisher.deferred], consumeErrors=True)
         for factory in (subscriber, publisher):
             factory.startConnecting(_endpoint(bus._reactor, config, bus.connect_timeout))
-        sub_handler = await self._until_closed(ready[0])
-        self._publisher = await self._until_closed(ready[1])
+        sub_handler, self._publisher = await self._until_closed(ready)
         await self._until_closed(sub_handler.subscribe(bus.channel))
         for factory in self._factories:
             if not factory.pool:
@@ -291,6 +291,8 @@ class _Session:
                 step.callback(result)
 
         def _failed(failure: Failure) -> None:
+            if failure.check(defer.FirstError):
+                failure = failure.value.subFailure
             if not step.called:
                 step.errback(failure)
 

@@ -15,10 +15,13 @@ from pathlib import Path
 
 
 class PrivateRedis:
-    def __init__(self) -> None:
+    def __init__(self, password: str | None = None) -> None:
         self.host = "127.0.0.1"
         self.port = _free_port()
+        self.password = password
         self._dir = Path(tempfile.mkdtemp(prefix="synapse-test-private-redis-"))
+        # also listening here
+        self.unix_socket = str(self._dir / "redis.sock")
         self._proc: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -28,7 +31,8 @@ class PrivateRedis:
         with open(self._dir / "redis.log", "ab") as log:
             self._proc = subprocess.Popen(
                 [binary, "--port", str(self.port), "--bind", self.host, "--save", "", "--appendonly", "no",
-                 "--dir", str(self._dir)],
+                 "--dir", str(self._dir), "--unixsocket", self.unix_socket,
+                 *(["--requirepass", self.password] if self.password else [])],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -39,7 +43,8 @@ class PrivateRedis:
             try:
                 with socket.create_connection((self.host, self.port), timeout=1) as conn:
                     conn.sendall(b"PING\r\n")
-                    if conn.recv(64).startswith(b"+PONG"):
+                    # a server with a password answers NOAUTH: up all the same
+                    if conn.recv(64).startswith((b"+PONG", b"-NOAUTH")):
                         return
             except OSError:
                 pass

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 from twisted.internet import reactor
 from twisted.web.server import Request, Site
 
@@ -20,6 +21,7 @@ from synapse.replication.http.endpoint import (
     ReplicationServer,
     ResponseCache,
 )
+from synapse.replication.metrics import ReplicationMetrics
 from synapse.replication.redis import RedisReplicationBus
 from synapse.util.clock import Clock
 from tests.replication.processes import LinkedBus, Process
@@ -182,6 +184,13 @@ def test_read_your_writes_over_redis(db_pool):
         for _ in range(3):
             body = _call(client, {})
             assert t.reader.gen.get_current_token() >= body["stream_id"]
+        registry = CollectorRegistry()
+        ReplicationMetrics.install(buses[1], t.reader.positions, registry)
+        text = generate_latest(registry).decode()
+        assert "synapse_replication_bus_connected 1.0" in text
+        assert "synapse_replication_bus_last_message_timestamp_seconds " in text
+        assert 'synapse_replication_instance_last_seen_timestamp_seconds{instance="w1"}' in text
+        assert f'synapse_replication_stream_position{{stream="events",writer="w1"}} {float(body["stream_id"])}' in text
     finally:
         t.close()
         for bus in buses:

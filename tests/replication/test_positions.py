@@ -201,6 +201,16 @@ def test_metrics_show_positions_lag_and_bus_state(db_pool):
     assert "synapse_replication_bus_connected 1.0" in text
 
 
+def test_metrics_install_replaces_the_previous_collector(db_pool):
+    (first,) = _network(db_pool, "reader")
+    (second,) = _network(db_pool, "reader2")
+    registry = CollectorRegistry()
+    ReplicationMetrics.install(first.bus, first.positions, registry)
+    ReplicationMetrics.install(second.bus, second.positions, registry)
+    text = generate_latest(registry).decode()
+    assert text.count("synapse_replication_bus_connected 1.0") == 1
+
+
 def test_metrics_lag_with_two_writers(db_pool):
     network: list[LinkedBus] = []
     reader = Process(db_pool, "reader", ["w1", "w2"], LinkedBus("reader", network))

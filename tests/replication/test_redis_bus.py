@@ -1,12 +1,21 @@
 """The Redis bus against a real redis-server: two buses in one test stand
 for two processes with distinct instance names."""
 
+import attrs
 import pytest
+from twisted.internet import reactor
 
+from synapse.config.redis import RedisConfig
 from synapse.replication.commands import PositionCommand, encode_command
 from synapse.replication.redis import RedisReplicationBus
 from tests.replication.private_redis import PrivateRedis
-from tests.replication.util import Recorder, eventually, make_bus, unique_server_name
+from tests.replication.util import (
+    Recorder,
+    eventually,
+    make_bus,
+    redis_config,
+    unique_server_name,
+)
 from tests.support.redis import ensure_redis
 from tests.support.twisted import run
 
@@ -232,3 +241,35 @@ def test_backoff_while_redis_is_down_then_connects(private_redis):
         assert bus.state().reconnects == 0
     finally:
         _stop(bus)
+
+
+def test_unix_socket_password_and_dbid():
+    server = PrivateRedis(password="hunter2")
+    server.start()
+    name = unique_server_name()
+    config = RedisConfig(enabled=True, host="ignored", port=1, path=server.unix_socket, password="hunter2",
+                         dbid=3, use_tls=False)
+    writer = RedisReplicationBus(reactor, name, "w1", config)
+    # the same server over TCP, database 0
+    tcp = attrs.evolve(redis_config(server.host, server.port), password="hunter2")
+    reader = RedisReplicationBus(reactor, name, "reader", tcp)
+    heard = Recorder()
+    reader.subscribe("events", heard)
+    wrong = RedisReplicationBus(reactor, name, "w2", attrs.evolve(config, password="wrong"),
+                                initial_backoff=0.05, max_backoff=0.1)
+
+    async def scenario() -> None:
+        for bus in (writer, reader, wrong):
+            bus.start()
+        await writer.wait_until_connected(10)
+        await reader.wait_until_connected(10)
+        writer.publish("events", 12)
+        await eventually(lambda: heard.latest("w1") == 12)
+
+    try:
+        run(scenario())
+        # a wrong password never connects; it keeps trying
+        assert wrong.state().state == "connecting"
+    finally:
+        _stop(writer, reader, wrong)
+        server.cleanup()
