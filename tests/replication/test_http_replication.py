@@ -44,7 +44,7 @@ class Append(ReplicationEndpoint):
     async def handle(self, content: dict, room_id: str) -> tuple[int, dict, Mapping[str, int]]:
         self.calls.append((room_id, content))
         if content.get("refuse"):
-            raise SynapseError(400, "refused", Codes.INVALID_PARAM)
+            raise SynapseError(400, "refused", Codes.INVALID_PARAM, {"hint": "try again"})
         stream_id = await self.process.write(rooms=(room_id,))
         return 200, {"stream_id": stream_id, "room_id": room_id}, {"events": stream_id}
 
@@ -256,6 +256,7 @@ def test_remote_errors_are_raised_with_their_code(topology):
     with pytest.raises(SynapseError) as e:
         _call(client, {"refuse": True})
     assert (e.value.code, e.value.errcode, e.value.msg) == (400, Codes.INVALID_PARAM, "refused")
+    assert e.value.error_dict() == {"errcode": Codes.INVALID_PARAM, "error": "refused", "hint": "try again"}
 
 
 def test_unknown_instance(topology):

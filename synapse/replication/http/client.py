@@ -86,7 +86,9 @@ class ReplicationClient:
         path = endpoint.path(secrets.token_urlsafe(12), **path_args)
         code, body = await self._send_with_retries(endpoint, instance_name, location, path, payload)
         if not 200 <= code < 300:
-            raise SynapseError(code, str(body.get("error", f"{endpoint.NAME} failed")), body.get("errcode", Codes.UNKNOWN))
+            extra = {k: v for k, v in body.items() if k not in ("errcode", "error")}
+            message = str(body.get("error", f"{endpoint.NAME} failed"))
+            raise SynapseError(code, message, str(body.get("errcode", Codes.UNKNOWN)), additional_fields=extra)
         await self._wait_for_positions(endpoint, body.pop("positions", {}))
         return body
 
