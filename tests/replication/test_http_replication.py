@@ -201,9 +201,10 @@ def test_read_your_writes_over_redis(db_pool):
     "client_secret, code, errcode",
     [(None, 401, Codes.MISSING_TOKEN), ("wrong", 403, Codes.FORBIDDEN)],
 )
-def test_secret_is_required_when_set(topology, client_secret, code, errcode):
+@pytest.mark.parametrize("transport", ["tcp", "unix"])
+def test_secret_is_required_when_set(topology, client_secret, code, errcode, transport):
     t = topology(secret="s3cret")
-    client = t.client(t.listen_tcp(), secret=client_secret)
+    client = t.client(t.listen_tcp() if transport == "tcp" else t.listen_unix(), secret=client_secret)
     with pytest.raises(SynapseError) as e:
         _call(client, {})
     assert (e.value.code, e.value.errcode) == (code, errcode)
@@ -213,7 +214,7 @@ def test_secret_is_required_when_set(topology, client_secret, code, errcode):
 def test_no_secret_configured_accepts_any_caller(topology):
     t = topology(secret=None)
     assert "stream_id" in _call(t.client(t.listen_tcp(), secret=None), {})
-    assert "stream_id" in _call(t.client(t.listen_tcp(), secret="anything"), {})
+    assert "stream_id" in _call(t.client(t.listen_unix(), secret="anything"), {})
 
 
 def test_retry_after_a_lost_answer_does_not_write_twice(topology):
