@@ -83,6 +83,10 @@ class ReplicationBus(abc.ABC):
     async def stop(self) -> None:
         """Stops delivering messages and closes any connection."""
 
+    async def wait_until_connected(self, timeout: float) -> None:
+        """Returns once messages flow (at once for a bus that needs no
+        connection); raises twisted's defer.TimeoutError after `timeout` s."""
+
     # -- for implementations -------------------------------------------------
 
     def _deliver(self, stream: str, instance: str, position: int) -> None:

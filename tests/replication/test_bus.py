@@ -22,6 +22,7 @@ def test_in_process_bus_delivers_to_local_subscribers_of_that_stream():
     events, receipts = Recorder(), Recorder()
     bus.subscribe("events", events)
     bus.subscribe("receipts", receipts)
+    run(bus.wait_until_connected(0.1))
     run(lambda: bus.publish("events", 3))
     assert events.heard == [("main", 3)]
     assert receipts.heard == []
