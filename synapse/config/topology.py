@@ -110,9 +110,7 @@ def process_errors(config: HomeServerConfig) -> Iterator[ConfigError]:
             "workers need PostgreSQL (every process shares one database): set database.name: psycopg2",
         )
     if not config.redis.enabled:
-        yield where.error(
-            ["redis", "enabled"], "workers talk to each other through Redis: set redis.enabled: true"
-        )
+        yield where.error(["redis", "enabled"], "workers talk to each other through Redis: set redis.enabled: true")
     if MAIN_INSTANCE not in role.instance_map:
         yield where.error(
             ["instance_map"],
@@ -128,9 +126,7 @@ def process_errors(config: HomeServerConfig) -> Iterator[ConfigError]:
             )
         for name in writers:
             if name not in role.instance_map:
-                yield where.error(
-                    ["stream_writers", stream], f"writer {name!r} does not appear in instance_map"
-                )
+                yield where.error(["stream_writers", stream], f"writer {name!r} does not appear in instance_map")
     own_location = role.instance_map.get(role.instance_name)
     if own_location is not None:
         listeners = config.server.listeners if role.is_main else role.worker_listeners
@@ -269,15 +265,22 @@ def worker_files_in(directory: str) -> list[str]:
     return find_config_files([directory])
 
 
-def load_deployment(shared_paths: list[str], worker_files: list[str]) -> Deployment:
+def load_deployment(shared_paths: list[str], worker_files: list[str], *, complete: bool = True) -> Deployment:
     """Load the main process and each worker (shared files + its own file)
-    and collect every mistake instead of stopping at the first."""
+    and collect every mistake instead of stopping at the first.
+
+    `complete=False` when `worker_files` are only some of the workers (one
+    worker being restarted): instances named in the shared config are then
+    not required to have a worker file."""
     shared = find_config_files(shared_paths)
     errors: list[ConfigError] = []
     main = _load_process(shared, errors)
     if main is not None and not main.role.is_main:
-        errors.append(ConfigError("the shared config sets worker_app; move it to the worker's file", ["worker_app"],
-                                  main.files[-1]))
+        errors.append(
+            ConfigError(
+                "the shared config sets worker_app; move it to the worker's file", ["worker_app"], main.files[-1]
+            )
+        )
         main = None
     workers: list[Process] = []
     for worker_file in worker_files:
@@ -285,13 +288,11 @@ def load_deployment(shared_paths: list[str], worker_files: list[str]) -> Deploym
         if process is None:
             continue
         if process.role.is_main:
-            errors.append(
-                ConfigError("not a worker config: worker_app is missing", ["worker_app"], worker_file)
-            )
+            errors.append(ConfigError("not a worker config: worker_app is missing", ["worker_app"], worker_file))
             continue
         workers.append(process)
     errors += _duplicate_names(workers)
-    if main is not None:
+    if main is not None and complete:
         errors += _unknown_instances(main, workers)
     errors += _port_clashes(([main] if main else []) + workers)
     return Deployment(shared_files=shared, main=main, workers=workers, errors=errors)

@@ -225,11 +225,12 @@ class _Planner:
         result = []
         if media_workers:
             media = self._add("synapse_media", media_workers, "media")
-            result += [Location(prefix, False, {"*": media}) for prefix in MEDIA_PREFIXES]
+            # ^~: these prefixes win over any regex location
+            result += [Location(f"^~ {prefix}", False, {"*": media}) for prefix in MEDIA_PREFIXES]
         for prefix, resource in FALLBACK_PREFIXES:
-            if listener_for(self.main, resource) is not None:
-                if not (media_workers and prefix == "/_matrix/media"):
-                    result.append(Location(prefix, False, {"*": self.main_upstream(resource)}))
+            media_elsewhere = media_workers and prefix == "/_matrix/media"
+            if listener_for(self.main, resource) is not None and not media_elsewhere:
+                result.append(Location(prefix, False, {"*": self.main_upstream(resource)}))
         return result
 
 
@@ -312,8 +313,8 @@ def render(
     for location in locations:
         match = f"~ {_quote(location.match)}" if location.regex else location.match
         split = tuple(location.upstream_by_method.items())
-        upstream = map_vars[split] if len(split) > 1 else location.upstream_by_method["*"]
-        out += [f"    location {match} {{", f"        proxy_pass http://{upstream};", "    }"]
+        target = map_vars[split] if len(split) > 1 else location.upstream_by_method["*"]
+        out += [f"    location {match} {{", f"        proxy_pass http://{target};", "    }"]
     out += ["}", ""]
     return "\n".join(out)
 
@@ -347,17 +348,33 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m synapse.scripts.nginx_config",
         description="Write an nginx config routing each endpoint to the process that serves it.",
     )
-    parser.add_argument("-c", "--config-path", action="append", required=True, metavar="FILE",
-                        help="The shared config (homeserver.yaml); repeatable, merged in order.")
+    parser.add_argument(
+        "-c",
+        "--config-path",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="The shared config (homeserver.yaml); repeatable, merged in order.",
+    )
     parser.add_argument("--workers-dir", metavar="DIR", help="A directory of worker configs (*.yaml).")
-    parser.add_argument("--worker-config", action="append", default=[], metavar="FILE",
-                        help="A worker config; repeatable.")
+    parser.add_argument(
+        "--worker-config", action="append", default=[], metavar="FILE", help="A worker config; repeatable."
+    )
     parser.add_argument("-o", "--output", metavar="FILE", help="Where to write the config (default: stdout).")
-    parser.add_argument("--listen", action="append", metavar="ADDRESS",
-                        help="An nginx listen address; repeatable (default: 80 and [::]:80).")
+    parser.add_argument(
+        "--listen",
+        action="append",
+        metavar="ADDRESS",
+        help="An nginx listen address; repeatable (default: 80 and [::]:80).",
+    )
     parser.add_argument("--server-name", help="nginx server_name (default: the host of server_name).")
-    parser.add_argument("--initial-sync-worker", action="append", default=[], metavar="NAME",
-                        help="Send initial syncs (no since) to this worker; repeatable.")
+    parser.add_argument(
+        "--initial-sync-worker",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="Send initial syncs (no since) to this worker; repeatable.",
+    )
     return parser
 
 

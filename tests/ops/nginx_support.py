@@ -130,8 +130,12 @@ class FakeProcess:
                 if length:
                     self.rfile.read(length)
                 body = json.dumps(
-                    {"process": process_name, "method": self.command, "path": self.path,
-                     "headers": {k.lower(): v for k, v in self.headers.items()}}
+                    {
+                        "process": process_name,
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                    }
                 ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -184,9 +188,10 @@ class RunningNginx:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 return
-            except OSError:
+            except OSError as e:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"nginx exited: {self.proc.stdout.read().decode()}")  # type: ignore[union-attr]
+                    output = self.proc.stdout.read().decode()  # type: ignore[union-attr]
+                    raise RuntimeError(f"nginx exited: {output}") from e
                 time.sleep(0.05)
         raise RuntimeError("nginx did not start listening")
 

@@ -1,7 +1,6 @@
 """The nginx config generator: structure, `nginx -t`, and real routing."""
 
 import json
-import os
 import subprocess
 import urllib.error
 import urllib.request
@@ -46,7 +45,10 @@ def test_structure(deploy):
     assert location_target(parsed, "^/_matrix/client/v3/sync$") == "$synapse_sync_pool"
     assert maps["synapse_sync_pool"] == {"default": "synapse_sync", '""': "synapse_initial_sync"}
     assert up["synapse_sync"] == [
-        "hash $synapse_user consistent", "server 127.0.0.1:8083", "server 127.0.0.1:8084", "keepalive 16"
+        "hash $synapse_user consistent",
+        "server 127.0.0.1:8083",
+        "server 127.0.0.1:8084",
+        "keepalive 16",
     ]
     assert '"~^Bearer syt_(?<synapse_header_user>[^_]*)_"' in maps["synapse_user"]
     # /messages: hashed by the room in the path
@@ -54,8 +56,10 @@ def test_structure(deploy):
     assert up["synapse_by_room_client"][0] == "hash $synapse_room consistent"
     assert "synapse_room" in maps
     # typing: the typing writer's client listener, not its replication one
-    assert location_target(parsed, "^/_matrix/client/unstable/rooms/(?P<roomId>[^/]+)/typing/(?P<userId>[^/]+)$") \
+    assert (
+        location_target(parsed, "^/_matrix/client/unstable/rooms/(?P<roomId>[^/]+)/typing/(?P<userId>[^/]+)$")
         == "synapse_typing_writer_client"
+    )
     assert up["synapse_typing_writer_client"] == ["server 127.0.0.1:8085", "keepalive 16"]
     # push rules: GET to the generic workers, PUT to main, through a method map
     target = location_target(parsed, "^/_matrix/client/v3/pushrules/(?P<scope>[^/]+)$")
@@ -81,6 +85,18 @@ def test_stream_on_main_and_no_workers_route_to_main(deploy):
     parsed = parse_nginx(generated(deploy))
     assert set(parsed["upstreams"]) == {"synapse_main_client", "synapse_main_federation"}
     assert set(parsed["locations"].values()) == {"synapse_main_client", "synapse_main_federation"}
+
+
+def test_media_workers_take_the_media_prefixes(deploy):
+    deploy.shared["enable_media_repo"] = False
+    deploy.shared["media_instance_running_background_jobs"] = "media1"
+    media = deploy.worker("media1", http_listener(8090, "media"))
+    deploy.workers["media1"] = {**media, "worker_app": "synapse.app.media_repository"}
+    parsed = parse_nginx(generated(deploy))
+    assert parsed["upstreams"]["synapse_media"] == ["server 127.0.0.1:8090", "keepalive 16"]
+    assert parsed["locations"]["^~ /_matrix/media/"] == "synapse_media"
+    assert parsed["locations"]["^~ /_matrix/client/v1/media/"] == "synapse_media"
+    assert "/_matrix/media" not in parsed["locations"]
 
 
 def test_initial_sync_workers_get_their_own_pool(deploy):
@@ -111,7 +127,8 @@ def test_cli_writes_file_and_reports_topology_errors(deploy, tmp_path, capsys):
     deploy.write()
     out = str(tmp_path / "synapse.conf")
     assert nginx_config.main(["-c", deploy.shared_path, "--workers-dir", deploy.workers_dir, "-o", out]) == 0
-    parsed = parse_nginx(open(out).read())
+    with open(out) as f:
+        parsed = parse_nginx(f.read())
     assert parsed["locations"]["/_matrix/client"] == "synapse_main_client"
 
     # --worker-config, with a duplicate name: every error on stderr, exit 1
@@ -171,8 +188,7 @@ def call(port: int, method: str, path: str, token: str = "", body: bytes = b"") 
 @needs_nginx
 def test_requests_reach_the_right_process(live):
     # incremental syncs of one user always reach the same (non-initial) worker
-    seen = {call(live, "GET", "/_matrix/client/v3/sync?since=s1", f"syt_YWxpY2U_{i}abc_x")["process"]
-            for i in range(5)}
+    seen = {call(live, "GET", "/_matrix/client/v3/sync?since=s1", f"syt_YWxpY2U_{i}abc_x")["process"] for i in range(5)}
     assert seen == {"generic1"}
     # initial syncs (no since) go to the initial-sync pool; a token in the query works too
     assert call(live, "GET", "/_matrix/client/v3/sync?access_token=syt_Ym9i_zz_y")["process"] == "generic2"

@@ -4,7 +4,6 @@ import pytest
 
 from synapse.api.errors import ConfigError
 from synapse.config.topology import load_deployment, load_process_config
-
 from tests.ops.deployment import Deploy, http_listener
 
 
@@ -77,7 +76,9 @@ def test_redis_disabled_with_workers(deploy):
     deploy.shared["redis"] = {"enabled": False}
     deploy.write()
     msg = start_error([deploy.shared_path])
-    assert msg == f"{deploy.shared_path}: redis.enabled: workers talk to each other through Redis: set redis.enabled: true"
+    assert msg == f"{deploy.shared_path}: redis.enabled: " + (
+        "workers talk to each other through Redis: set redis.enabled: true"
+    )
 
 
 def test_main_process_alone_but_naming_a_pusher_needs_redis(deploy):
@@ -123,8 +124,10 @@ def test_instance_map_port_must_match_a_replication_listener(deploy):
     deploy.shared["instance_map"]["main"]["port"] = 9999
     deploy.workers["writer1"]["worker_listeners"][0]["resources"] = [{"names": ["client"]}]
     errors = deployment_errors(deploy)
-    assert f"{deploy.shared_path}: listeners: instance_map.main points at port 9999 but this process " \
-           "has no http listener with the replication resource there" in errors
+    assert (
+        f"{deploy.shared_path}: listeners: instance_map.main points at port 9999 but this process "
+        "has no http listener with the replication resource there" in errors
+    )
     assert any(
         e.startswith(f"{deploy.worker_path('writer1')}: worker_listeners: instance_map.writer1 points at port 9094")
         for e in errors

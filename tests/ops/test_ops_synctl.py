@@ -1,0 +1,166 @@
+"""synctl against real processes: the real app entry path with a fake HomeServer."""
+
+import io
+import os
+import socket
+import sys
+
+import pytest
+
+from synapse.scripts import synctl
+from synapse.scripts.synctl import running_pid
+from tests.ops.deployment import Deploy
+from tests.ops.nginx_support import free_port
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FAKE_MAIN = os.path.join(REPO, "tests", "app", "fake_homeserver_main.py")
+
+
+def fake_launcher(process):
+    argv = [sys.executable, FAKE_MAIN] + ([] if process.role.is_main else ["--worker"])
+    for path in process.files:
+        argv += ["-c", path]
+    return argv
+
+
+@pytest.fixture
+def live_deploy(deploy: Deploy, monkeypatch) -> Deploy:
+    """The standard deployment on free ports, ready to run."""
+    monkeypatch.setenv("PYTHONPATH", REPO)
+    ports = {key: free_port() for key in ("main", "main_repl", "g1", "g2", "w_repl", "w_client")}
+    deploy.shared["suppress_key_server_warning"] = True
+    deploy.shared["listeners"][0]["port"] = ports["main"]
+    deploy.shared["listeners"][1]["port"] = ports["main_repl"]
+    deploy.shared["instance_map"]["main"]["port"] = ports["main_repl"]
+    deploy.shared["instance_map"]["writer1"]["port"] = ports["w_repl"]
+    deploy.workers["generic1"]["worker_listeners"][0]["port"] = ports["g1"]
+    deploy.workers["generic2"]["worker_listeners"][0]["port"] = ports["g2"]
+    deploy.workers["writer1"]["worker_listeners"][0]["port"] = ports["w_repl"]
+    deploy.workers["writer1"]["worker_listeners"][1]["port"] = ports["w_client"]
+    deploy.ports = ports  # type: ignore[attr-defined]
+    deploy.write()
+    yield deploy
+    # never leave processes behind, whatever the test did
+    synctl.main(["stop", deploy.shared_path, "-a", deploy.workers_dir, "--timeout", "20"], out=io.StringIO())
+
+
+def run(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = synctl.main(list(args), out=out, launcher=fake_launcher)
+    return code, out.getvalue()
+
+
+def pids(d: Deploy) -> dict[str, int]:
+    files = {"main": d.shared["pid_file"], **{n: w["worker_pid_file"] for n, w in d.workers.items()}}
+    return {name: pid for name, path in files.items() if (pid := running_pid(path)) is not None}
+
+
+def accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_start_stop_all(live_deploy):
+    d = live_deploy
+    code, out = run("start", d.shared_path, "-a", d.workers_dir, "--timeout", "30")
+    assert code == 0, out
+    lines = out.splitlines()
+    # main first, and up before any worker starts
+    assert lines[0].startswith("starting main (pid ") and lines[1] == "main started"
+    assert {"generic1 started", "generic2 started", "writer1 started"} <= set(lines)
+    running = pids(d)
+    assert set(running) == {"main", "generic1", "generic2", "writer1"}
+    assert all(accepts(port) for port in d.ports.values())
+
+    code, out = run("start", d.shared_path, "-a", d.workers_dir)
+    assert code == 0 and f"main is already running (pid {running['main']})" in out
+
+    code, out = run("stop", d.shared_path, "-a", d.workers_dir, "--timeout", "30")
+    assert code == 0, out
+    assert out.splitlines()[-1] == "main stopped"  # workers first, main last
+    assert pids(d) == {}
+    pid_files = [d.shared["pid_file"]] + [w["worker_pid_file"] for w in d.workers.values()]
+    assert not any(os.path.exists(p) for p in pid_files)
+    assert not accepts(d.ports["main"])
+
+
+def test_restart_one_worker_leaves_the_rest_alone(live_deploy):
+    d = live_deploy
+    assert run("start", d.shared_path, "-a", d.workers_dir, "--timeout", "30")[0] == 0
+    before = pids(d)
+    code, out = run("restart", d.shared_path, "-w", d.worker_path("generic1"), "--timeout", "30")
+    assert code == 0, out
+    after = pids(d)
+    assert after["generic1"] != before["generic1"]
+    assert {k: v for k, v in after.items() if k != "generic1"} == {k: v for k, v in before.items() if k != "generic1"}
+    assert "main" not in out
+
+
+def test_main_only_without_worker_options(live_deploy):
+    d = live_deploy
+    code, out = run("start", d.shared_path, "--timeout", "30")
+    assert code == 0, out
+    assert set(pids(d)) == {"main"}
+
+
+def test_failed_start_shows_the_console_log(live_deploy):
+    d = live_deploy
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", d.ports["g2"]))
+        taken.listen()
+        code, out = run("start", d.shared_path, "-a", d.workers_dir, "--timeout", "30")
+    assert code == 1
+    console = os.path.join(d.root, "generic2.console.log")
+    assert f"generic2 failed to start: exited with status 1; see {console}" in out
+    # the process's own one-line error is shown under it
+    assert "    Failed to start: CannotListenError: " in out
+    assert set(pids(d)) == {"main", "generic1", "writer1"}
+
+
+def test_stale_pid_file_is_replaced(live_deploy):
+    d = live_deploy
+    with open(d.shared["pid_file"], "w") as f:
+        f.write("999999999\n")
+    code, out = run("start", d.shared_path, "--timeout", "30")
+    assert code == 0, out
+    assert pids(d)["main"] != 999999999
+
+
+def test_invalid_deployment_starts_nothing(live_deploy):
+    d = live_deploy
+    d.workers["generic2"]["worker_name"] = "generic1"
+    d.write()
+    code, out = run("start", d.shared_path, "-a", d.workers_dir)
+    assert code == 1
+    assert out.splitlines()[0] == (
+        f"{d.worker_path('generic2')}: worker_name: 'generic1' is also the worker_name in "
+        f"{d.worker_path('generic1')}; worker names must be unique"
+    )
+    assert pids(d) == {}
+
+
+def test_worker_without_pid_file(live_deploy):
+    d = live_deploy
+    del d.workers["generic1"]["worker_pid_file"]
+    d.write()
+    for action in ("start", "stop"):
+        code, out = run(action, d.shared_path, "-w", d.worker_path("generic1"))
+        assert (code, out) == (
+            1,
+            f"{d.worker_path('generic1')}: worker_pid_file: synctl needs it to find the running process\n",
+        )
+
+
+def test_no_daemonize_takes_one_process(live_deploy):
+    d = live_deploy
+    code, out = run("start", d.shared_path, "-a", d.workers_dir, "--no-daemonize")
+    assert code == 1 and "--no-daemonize runs one process" in out
+
+
+def test_stop_when_nothing_runs(live_deploy):
+    d = live_deploy
+    code, out = run("stop", d.shared_path, "-w", d.worker_path("writer1"))
+    assert (code, out) == (0, "writer1 is not running\n")
