@@ -124,9 +124,6 @@ def process_errors(config: HomeServerConfig) -> Iterator[ConfigError]:
                 f"the {stream} stream takes exactly one writer (only {', '.join(SHARDABLE_STREAMS)} "
                 f"may be sharded); got {', '.join(writers)}",
             )
-        for name in writers:
-            if name not in role.instance_map:
-                yield where.error(["stream_writers", stream], f"writer {name!r} does not appear in instance_map")
     own_location = role.instance_map.get(role.instance_name)
     if own_location is not None:
         listeners = config.server.listeners if role.is_main else role.worker_listeners

@@ -362,6 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-o", "--output", metavar="FILE", help="Where to write the config (default: stdout).")
     parser.add_argument(
+        "--check", action="store_true", help="Only validate the deployment and the routing; write nothing."
+    )
+    parser.add_argument(
         "--listen",
         action="append",
         metavar="ADDRESS",
@@ -402,7 +405,9 @@ def main(argv: Optional[list[str]] = None, stdout: Optional[TextIO] = None, stde
     except ConfigError as e:
         print(str(e), file=stderr)
         return 1
-    if args.output:
+    if args.check:
+        print(f"ok: main and {len(deployment.workers)} worker(s)", file=stdout)
+    elif args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(text)
     else:

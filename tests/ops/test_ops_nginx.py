@@ -131,6 +131,9 @@ def test_cli_writes_file_and_reports_topology_errors(deploy, tmp_path, capsys):
         parsed = parse_nginx(f.read())
     assert parsed["locations"]["/_matrix/client"] == "synapse_main_client"
 
+    assert nginx_config.main(["-c", deploy.shared_path, "--workers-dir", deploy.workers_dir, "--check"]) == 0
+    assert capsys.readouterr().out == "ok: main and 3 worker(s)\n"
+
     # --worker-config, with a duplicate name: every error on stderr, exit 1
     deploy.workers["generic2"]["worker_name"] = "generic1"
     deploy.write()
