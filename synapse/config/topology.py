@@ -55,12 +55,19 @@ SHARED_CONFIG_HINT = "run with -c homeserver.yaml -c worker.yaml"
 
 
 def load_process_config(
-    files: list[str], *, config_dir: Optional[str] = None, data_dir: Optional[str] = None
+    files: list[str], *, worker: bool, config_dir: Optional[str] = None, data_dir: Optional[str] = None
 ) -> HomeServerConfig:
-    """Load the config of the process about to start, and check its place in
-    the topology. Raises the first mistake as a one-line ConfigError."""
+    """Load the config of the process about to start (`worker`: started as
+    synapse_worker) and check its place in the topology. Raises the first
+    mistake as a one-line ConfigError.
+
+    When the files contradict how the process was started (worker_app set
+    for the main process, or missing for a worker) the config is returned
+    unchecked: the caller's role check names that mistake better."""
     files = find_config_files(files)
     root, origins = read_config_files(files)
+    if _is_worker_root(root) != worker:
+        return HomeServerConfig.load(files, config_dir=config_dir, data_dir=data_dir)
     for error in raw_worker_errors(root, origins, files):
         raise error
     config = HomeServerConfig.load(files, config_dir=config_dir, data_dir=data_dir)
@@ -68,12 +75,16 @@ def load_process_config(
     return config
 
 
+def _is_worker_root(root: dict) -> bool:
+    app = root.get("worker_app")
+    return bool(app) and app != "synapse.app.homeserver"
+
+
 def raw_worker_errors(root: dict, origins: dict[str, str], files: list[str]) -> Iterator[ConfigError]:
     """Mistakes visible before parsing: a worker started on its own file, or
     without a name. Checked first because the full parse would report them as
     a confusing "server_name is required" (or silently use SQLite)."""
-    app = root.get("worker_app")
-    if not app or app == "synapse.app.homeserver":
+    if not _is_worker_root(root):
         return
     worker_file = origins.get("worker_app", files[-1] if files else None)
     for key in ("server_name", "database"):

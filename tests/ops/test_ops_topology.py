@@ -10,7 +10,7 @@ from tests.ops.deployment import Deploy, http_listener
 def start_error(files: list[str]) -> str:
     """What a process started with these files prints before exiting."""
     with pytest.raises(ConfigError) as exc:
-        load_process_config(files)
+        load_process_config(files, worker=len(files) > 1)
     message = str(exc.value)
     assert "\n" not in message
     return message
@@ -29,9 +29,9 @@ def test_valid_deployment_loads_every_process(deploy):
     assert sorted(p.name for p in result.workers) == ["generic1", "generic2", "writer1"]
     assert result.worker("writer1").role.is_writer("typing")
     # every process starts
-    load_process_config([deploy.shared_path])
+    load_process_config([deploy.shared_path], worker=False)
     for path in deploy.worker_files():
-        assert not load_process_config([deploy.shared_path, path]).worker.is_main
+        assert not load_process_config([deploy.shared_path, path], worker=True).worker.is_main
 
 
 def test_monolith_on_sqlite_without_redis_is_fine(deploy):
@@ -44,7 +44,9 @@ def test_monolith_on_sqlite_without_redis_is_fine(deploy):
 
 def test_worker_started_without_shared_config(deploy):
     deploy.write()
-    msg = start_error([deploy.worker_path("generic1")])
+    with pytest.raises(ConfigError) as exc:
+        load_process_config([deploy.worker_path("generic1")], worker=True)
+    msg = str(exc.value)
     assert msg.startswith(f"{deploy.worker_path('generic1')}: server_name: ")
     assert "run with -c homeserver.yaml -c worker.yaml" in msg
 
@@ -87,6 +89,18 @@ def test_main_process_alone_but_naming_a_pusher_needs_redis(deploy):
     del deploy.shared["redis"]
     deploy.write()
     assert "redis.enabled" in start_error([deploy.shared_path])
+
+
+def test_files_contradicting_the_entry_point_are_left_to_the_role_check(deploy):
+    """synapse_homeserver given a worker file (or synapse_worker the shared
+    file alone) loads unchecked: the app's role check then says which."""
+    deploy.shared["database"] = {"name": "sqlite3", "args": {"database": "x.db"}}
+    deploy.write()
+    both = [deploy.shared_path, deploy.worker_path("generic1")]
+    assert not load_process_config(both, worker=False).worker.is_main
+    assert load_process_config([deploy.shared_path], worker=True).worker.is_main
+    with pytest.raises(ConfigError, match="workers need PostgreSQL"):
+        load_process_config(both, worker=True)
 
 
 def test_instance_map_without_main(deploy):
