@@ -16,7 +16,8 @@ Each mistake is one `ConfigError` line naming the file and the key.
 """
 
 import os
-from typing import Iterable, Iterator, Optional, Union
+from collections.abc import Iterable, Iterator
+from typing import Optional
 
 import attrs
 
@@ -27,7 +28,7 @@ from synapse.config.listeners import ListenerConfig
 from synapse.config.workers import (
     MAIN_INSTANCE,
     STREAMS,
-    InstanceTcpLocation,
+    InstanceLocation,
     InstanceUnixLocation,
     WorkerConfig,
 )
@@ -35,17 +36,6 @@ from synapse.config.workers import (
 # The workers doc: "unless otherwise documented, each stream can only have a
 # single writer"; only the events stream is documented as shardable.
 SHARDABLE_STREAMS = ("events",)
-
-# shared-config keys that name one or more instances
-INSTANCE_KEYS = (
-    "run_background_tasks_on",
-    "update_user_directory_from_worker",
-    "notify_appservices_from_worker",
-    "media_instance_running_background_jobs",
-    "pusher_instances",
-    "federation_sender_instances",
-    "outbound_federation_restricted_to",
-)
 
 _MAIN_NAMES = ("main", "master")
 SHARED_CONFIG_HINT = "run with -c homeserver.yaml -c worker.yaml"
@@ -177,10 +167,7 @@ def named_instances(role: WorkerConfig) -> dict[str, str]:
     return names
 
 
-Location = Union[InstanceTcpLocation, InstanceUnixLocation]
-
-
-def _serves_replication_at(listeners: list[ListenerConfig], location: Location) -> bool:
+def _serves_replication_at(listeners: list[ListenerConfig], location: InstanceLocation) -> bool:
     for listener in listeners:
         if listener.type != "http" or "replication" not in listener.resource_names:
             continue
@@ -192,7 +179,7 @@ def _serves_replication_at(listeners: list[ListenerConfig], location: Location) 
     return False
 
 
-def _describe_location(location: Location) -> str:
+def _describe_location(location: InstanceLocation) -> str:
     if isinstance(location, InstanceUnixLocation):
         return f"socket {location.path}"
     return f"port {location.port}"

@@ -61,10 +61,11 @@ map $http_authorization $synapse_user {
     "" $synapse_user_from_param;
 }
 
-# an initial sync (no `since`) may have its own pool
-map $arg_since $synapse_sync_pool {
+# initial syncs (/sync without `since`, /initialSync) may have their own pool
+map "$uri:$arg_since" $synapse_sync_pool {
     default synapse_sync;
-    "" synapse_initial_sync;
+    "~/sync:$" synapse_initial_sync;
+    "~/initialSync:" synapse_initial_sync;
 }
 """
 
@@ -196,8 +197,9 @@ class _Planner:
         raise RoutingError(f"route {route.servlet.__name__}: unknown sticky_by {sticky!r}")
 
     def _sync_pools(self, pool: list[Process], resource: str) -> str:
-        """The doc's split: initial syncs to their own workers if named,
-        everything else hashed by user over the rest."""
+        """The doc's split: initial syncs (told apart by the map on path and
+        `since`) to their own workers if named, the rest (incremental /sync,
+        /events) over the others; both hashed by user."""
         self.uses_user_maps = True
         initial = [w for w in pool if w.name in self.initial_sync_workers] or pool
         ongoing = [w for w in pool if w.name not in self.initial_sync_workers] or pool

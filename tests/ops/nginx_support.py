@@ -33,6 +33,18 @@ class FakeSync(RestServlet):
     def on_GET(self) -> None: ...
 
 
+class FakeEventStream(RestServlet):
+    PATTERNS = client_patterns("/events", versions=("api/v1", "r0", "v3"))
+
+    def on_GET(self) -> None: ...
+
+
+class FakeInitialSync(RestServlet):
+    PATTERNS = client_patterns("/initialSync", versions=("api/v1", "r0", "v3"))
+
+    def on_GET(self) -> None: ...
+
+
 class FakeMessages(RestServlet):
     PATTERNS = client_patterns("/rooms/{roomId}/messages")
 
@@ -84,6 +96,8 @@ class FakeDotted(RestServlet):
 
 FAKE_ROUTES = [
     Route(FakeSync, sticky_by="user"),
+    Route(FakeEventStream, sticky_by="user"),
+    Route(FakeInitialSync, sticky_by="user"),
     Route(FakeMessages, sticky_by="room"),
     StreamRoute(FakeTyping, stream="typing"),
     Route(FakePushRulesRead),

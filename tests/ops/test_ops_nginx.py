@@ -43,7 +43,11 @@ def test_structure(deploy):
 
     # sync: hashed by user over the generic workers, initial syncs by pool map
     assert location_target(parsed, "^/_matrix/client/v3/sync$") == "$synapse_sync_pool"
-    assert maps["synapse_sync_pool"] == {"default": "synapse_sync", '""': "synapse_initial_sync"}
+    assert maps["synapse_sync_pool"] == {
+        "default": "synapse_sync",
+        '"~/sync:$"': "synapse_initial_sync",
+        '"~/initialSync:"': "synapse_initial_sync",
+    }
     assert up["synapse_sync"] == [
         "hash $synapse_user consistent",
         "server 127.0.0.1:8083",
@@ -195,6 +199,9 @@ def test_requests_reach_the_right_process(live):
     assert seen == {"generic1"}
     # initial syncs (no since) go to the initial-sync pool; a token in the query works too
     assert call(live, "GET", "/_matrix/client/v3/sync?access_token=syt_Ym9i_zz_y")["process"] == "generic2"
+    assert call(live, "GET", "/_matrix/client/v3/initialSync", "syt_YWxpY2U_x_y")["process"] == "generic2"
+    # /events never carries `since` but is an ongoing stream
+    assert call(live, "GET", "/_matrix/client/v3/events?from=s1", "syt_YWxpY2U_x_y")["process"] == "generic1"
 
     # /messages: one room always reaches one worker; rooms spread over both
     by_room = {}
