@@ -15,6 +15,7 @@ makes when starting a worker with the wrong files. This module checks:
 Each mistake is one `ConfigError` line naming the file and the key.
 """
 
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from typing import Optional
@@ -251,6 +252,28 @@ class Deployment:
             if process.name == name:
                 return process
         raise KeyError(name)
+
+
+class _FirstTimeOnly(logging.Filter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
+
+
+def log_warnings_once_to_stderr() -> None:
+    """Logging for the tools: loading every process's config repeats the
+    shared config's warnings once per process; show each once."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.addFilter(_FirstTimeOnly())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
 
 
 def worker_files_in(directory: str) -> list[str]:

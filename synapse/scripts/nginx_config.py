@@ -29,7 +29,13 @@ import attrs
 
 from synapse.api.errors import ConfigError
 from synapse.config.listeners import ListenerConfig
-from synapse.config.topology import Deployment, Process, load_deployment, worker_files_in
+from synapse.config.topology import (
+    Deployment,
+    Process,
+    load_deployment,
+    log_warnings_once_to_stderr,
+    worker_files_in,
+)
 from synapse.config.workers import MAIN_INSTANCE, STREAMS
 
 # listener resources the proxy fronts; admin, replication, metrics and health
@@ -172,6 +178,8 @@ class _Planner:
         resource = route.resource
         stream = getattr(route, "stream", None)
         if stream:
+            if stream not in STREAMS:
+                raise RoutingError(f"route {route.servlet.__name__}: unknown stream {stream!r}")
             writers = [self.instance(n) for n in self.main.role.writers_for(stream)]
             if [w.name for w in writers] == [MAIN_INSTANCE]:
                 return self.main_upstream(resource)
@@ -386,6 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[list[str]] = None, stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None) -> int:
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     args = build_parser().parse_args(argv)
+    log_warnings_once_to_stderr()
     try:
         worker_files = list(args.worker_config)
         if args.workers_dir:

@@ -29,7 +29,7 @@ import attrs
 
 from synapse.api.errors import ConfigError
 from synapse.config.files import find_config_files, read_config_files
-from synapse.config.topology import Process, load_deployment, worker_files_in
+from synapse.config.topology import Process, load_deployment, log_warnings_once_to_stderr, worker_files_in
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
 _POLL_SECONDS = 0.1
@@ -302,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[list[str]] = None, out: Optional[TextIO] = None, launcher: Launcher = default_command) -> int:
     out = out or sys.stdout
     args = build_parser().parse_args(argv)
+    log_warnings_once_to_stderr()
     shared = find_config_files([args.configfile])
     ctl = Synctl(out, timeout=args.timeout, launcher=launcher)
     try:
