@@ -109,8 +109,10 @@ def server_address(listener: ListenerConfig) -> str:
     (a wildcard bind means loopback: the tools assume one host)."""
     if listener.path:
         return f"unix:{listener.path}"
-    host = listener.bind_addresses[0] if listener.bind_addresses else ""
-    host = _WILDCARD_BINDS.get(host, host)
+    binds = listener.bind_addresses or [""]
+    wildcards = [b for b in binds if b in _WILDCARD_BINDS]
+    # prefer IPv4 loopback when the listener takes IPv4 at all
+    host = _WILDCARD_BINDS[sorted(wildcards, key=lambda b: b != "0.0.0.0")[0]] if wildcards else binds[0]
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
     return f"{host}:{listener.port}"

@@ -7,10 +7,11 @@ import urllib.request
 
 import pytest
 
+from synapse.config.listeners import ListenerConfig
 from synapse.config.topology import load_deployment
 from synapse.routes import build_routes
 from synapse.scripts import nginx_config
-from synapse.scripts.nginx_config import RoutingError, generate, nginx_regex
+from synapse.scripts.nginx_config import RoutingError, generate, nginx_regex, server_address
 from tests.ops.deployment import Deploy, http_listener
 from tests.ops.nginx_support import (
     FAKE_ROUTES,
@@ -231,3 +232,17 @@ def test_body_limit_follows_max_upload_size(live):
     with pytest.raises(urllib.error.HTTPError) as exc:
         call(live, "POST", "/_matrix/client/v3/createRoom", body=b"x" * 4000)
     assert exc.value.code == 413
+
+
+@pytest.mark.parametrize(
+    "listener,address",
+    [
+        (ListenerConfig(type="http", port=8008, bind_addresses=["::", "0.0.0.0"]), "127.0.0.1:8008"),
+        (ListenerConfig(type="http", port=8008, bind_addresses=["::"]), "[::1]:8008"),
+        (ListenerConfig(type="http", port=8008, bind_addresses=["::1"]), "[::1]:8008"),
+        (ListenerConfig(type="http", port=8008, bind_addresses=["10.0.0.5"]), "10.0.0.5:8008"),
+        (ListenerConfig(type="http", path="/run/synapse/main.sock"), "unix:/run/synapse/main.sock"),
+    ],
+)
+def test_server_address(listener, address):
+    assert server_address(listener) == address
