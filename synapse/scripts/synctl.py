@@ -76,7 +76,7 @@ class Synctl:
         """SIGTERM every running target, then wait for all of them to exit."""
         signalled: list[tuple[Target, int]] = []
         for target in targets:
-            pid = running_pid(target.pid_file)
+            pid = running_pid(target.pid_file, target.files)
             if pid is None:
                 self.say(f"{target.name} is not running")
                 continue
@@ -100,11 +100,13 @@ class Synctl:
         up; a process that exits early has its console log shown."""
         launched: list[tuple[Process, Target, subprocess.Popen]] = []
         for process, target in processes:
-            pid = running_pid(target.pid_file)
+            pid = running_pid(target.pid_file, target.files)
             if pid is not None:
                 self.say(f"{target.name} is already running (pid {pid})")
                 continue
             with open(target.console_log, "ab") as log:
+                log.write(f"--- synctl start {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n".encode())
+                log.flush()
                 child = subprocess.Popen(
                     self.launcher(process),
                     stdin=subprocess.DEVNULL,
@@ -124,19 +126,19 @@ class Synctl:
                 continue
             ok = False
             self.say(f"{target.name} failed to start: {problem}; see {target.console_log}")
-            for line in _tail(target.console_log):
+            for line in _tail_of_this_run(target.console_log):
                 self.say(f"    {line}")
         return ok
 
 
-def running_pid(pid_file: str) -> Optional[int]:
-    """The pid in `pid_file` if that process is alive; a stale file is removed."""
-    try:
-        with open(pid_file, encoding="utf-8") as f:
-            pid = int(f.read().strip())
-    except (FileNotFoundError, ValueError):
+def running_pid(pid_file: str, files: Sequence[str]) -> Optional[int]:
+    """The pid in `pid_file` if that process is alive and runs with `files`;
+    a stale file (its process gone, or the pid reused by another program
+    after a crash) is removed, so we never signal a stranger."""
+    pid = _read_pid(pid_file)
+    if pid is None:
         return None
-    if _alive(pid):
+    if _alive(pid) and _runs_with(pid, files[-1]):
         return pid
     with contextlib.suppress(FileNotFoundError):
         os.unlink(pid_file)
@@ -159,6 +161,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _read_pid(pid_file: str) -> Optional[int]:
+    try:
+        with open(pid_file, encoding="utf-8") as f:
+            return int(f.read().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _runs_with(pid: int, config_file: str) -> bool:
+    """Does the process's command line name this config file? True where
+    /proc cannot tell us."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().decode("utf-8", "replace").split("\0")
+    except OSError:
+        return True
+    name = os.path.basename(config_file)
+    return any(os.path.basename(arg.split("=", 1)[-1]) == name for arg in args)
+
+
 def _wait_for_exit(pid: int, deadline: float) -> bool:
     while _alive(pid):
         if time.monotonic() > deadline:
@@ -174,7 +196,7 @@ def _wait_until_up(process: Process, target: Target, child: subprocess.Popen, de
         code = child.poll()
         if code is not None:
             return f"exited with status {code}"
-        if running_pid(target.pid_file) == child.pid and all(_accepts(ep) for ep in _endpoints(process)):
+        if _read_pid(target.pid_file) == child.pid and all(_accepts(ep) for ep in _endpoints(process)):
             return None
         if time.monotonic() > deadline:
             return "not up in time"
@@ -206,12 +228,15 @@ def _accepts(endpoint: tuple[int, Any]) -> bool:
     return True
 
 
-def _tail(path: str, lines: int = 10) -> list[str]:
+def _tail_of_this_run(path: str, lines: int = 10) -> list[str]:
+    """The last lines the process wrote since synctl's latest start marker."""
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read().splitlines()[-lines:]
+            text = f.read().splitlines()
     except OSError:
         return []
+    starts = [i for i, line in enumerate(text) if line.startswith("--- synctl start ")]
+    return text[starts[-1] + 1 if starts else 0 :][-lines:]
 
 
 # -- choosing the targets -------------------------------------------------

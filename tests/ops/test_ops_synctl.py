@@ -51,8 +51,13 @@ def run(*args: str) -> tuple[int, str]:
 
 
 def pids(d: Deploy) -> dict[str, int]:
-    files = {"main": d.shared["pid_file"], **{n: w["worker_pid_file"] for n, w in d.workers.items()}}
-    return {name: pid for name, path in files.items() if (pid := running_pid(path)) is not None}
+    found = {}
+    if (pid := running_pid(d.shared["pid_file"], [d.shared_path])) is not None:
+        found["main"] = pid
+    for name, worker in d.workers.items():
+        if (pid := running_pid(worker["worker_pid_file"], [d.worker_path(name)])) is not None:
+            found[name] = pid
+    return found
 
 
 def accepts(port: int) -> bool:
@@ -117,16 +122,27 @@ def test_failed_start_shows_the_console_log(live_deploy):
     assert f"generic2 failed to start: exited with status 1; see {console}" in out
     # the process's own one-line error is shown under it
     assert "    Failed to start: CannotListenError: " in out
+    # only this run's output is shown, after synctl's marker in the log
+    with open(console) as f:
+        assert f.read().startswith("--- synctl start ")
+    assert "--- synctl start" not in out
     assert set(pids(d)) == {"main", "generic1", "writer1"}
 
 
-def test_stale_pid_file_is_replaced(live_deploy):
+@pytest.mark.parametrize("stale_pid", ["999999999", "own"])
+def test_stale_pid_file_is_replaced(live_deploy, stale_pid):
+    """A dead pid, or a live one reused by another program (here: the test
+    itself), is not taken for the homeserver, and never signalled."""
     d = live_deploy
+    pid = str(os.getpid()) if stale_pid == "own" else stale_pid
     with open(d.shared["pid_file"], "w") as f:
-        f.write("999999999\n")
+        f.write(pid + "\n")
+    assert run("stop", d.shared_path) == (0, "main is not running\n")
+    with open(d.shared["pid_file"], "w") as f:
+        f.write(pid + "\n")
     code, out = run("start", d.shared_path, "--timeout", "30")
     assert code == 0, out
-    assert pids(d)["main"] != 999999999
+    assert pids(d)["main"] != int(pid)
 
 
 def test_invalid_deployment_starts_nothing(live_deploy):
