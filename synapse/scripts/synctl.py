@@ -174,11 +174,17 @@ def _runs_with(pid: int, config_file: str) -> bool:
     /proc cannot tell us."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            args = f.read().decode("utf-8", "replace").split("\0")
+            raw = f.read()
     except OSError:
         return True
-    name = os.path.basename(config_file)
-    return any(os.path.basename(arg.split("=", 1)[-1]) == name for arg in args)
+    if not raw:
+        # a process between fork and exec shows no command line yet
+        return True
+    args = raw.decode("utf-8", "replace").split("\0")
+    # the file itself, or its directory when that was given as -c DIR
+    path = os.path.abspath(config_file)
+    names = {os.path.basename(path), os.path.basename(os.path.dirname(path))}
+    return any(os.path.basename(arg.split("=", 1)[-1].rstrip("/")) in names for arg in args)
 
 
 def _wait_for_exit(pid: int, deadline: float) -> bool:

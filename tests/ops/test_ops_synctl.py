@@ -3,7 +3,10 @@
 import io
 import os
 import socket
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -180,3 +183,29 @@ def test_stop_when_nothing_runs(live_deploy):
     d = live_deploy
     code, out = run("stop", d.shared_path, "-w", d.worker_path("writer1"))
     assert (code, out) == (0, "writer1 is not running\n")
+
+
+@pytest.mark.parametrize(
+    "arg,matches",
+    [
+        ("--config-path=/etc/matrix-synapse/workers/generic1.yaml", True),
+        ("/srv/other/generic1.yaml", True),
+        ("--config-path=/etc/matrix-synapse/workers/", True),  # -c DIR
+        ("--config-path=/etc/matrix-synapse/workers/generic2.yaml", False),
+    ],
+)
+def test_pid_file_must_name_a_process_run_with_the_config(tmp_path, arg, matches):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", arg])
+    try:
+        deadline = time.monotonic() + 10
+        while arg.encode() not in Path(f"/proc/{sleeper.pid}/cmdline").read_bytes():
+            assert time.monotonic() < deadline, "the sleeper never showed its command line"
+            time.sleep(0.01)  # until the interpreter has exec'd
+        pid_file = tmp_path / "w.pid"
+        pid_file.write_text(f"{sleeper.pid}\n")
+        found = running_pid(str(pid_file), ["/etc/matrix-synapse/workers/generic1.yaml"])
+        assert found == (sleeper.pid if matches else None)
+        assert pid_file.exists() == matches
+    finally:
+        sleeper.kill()
+        sleeper.wait()
