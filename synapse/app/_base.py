@@ -25,6 +25,7 @@ from synapse.config.files import find_config_files, read_config_files
 from synapse.config.generate import generate_config_text, generate_missing_files
 from synapse.config.homeserver import HomeServerConfig
 from synapse.config.logger import setup_logging
+from synapse.config.topology import load_process_config
 from synapse.util.sdnotify import sdnotify
 
 logger = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ def load_or_generate_config(argv: list[str], description: str, worker: bool) -> 
             print(f"Generated {created}")
     if mode in (GenerateMode.EVERYTHING_AND_EXIT, GenerateMode.MISSING_AND_EXIT):
         return None
-    return HomeServerConfig.load(files, config_dir=config_dir, data_dir=data_dir)
+    return load_process_config(files, worker=worker, config_dir=config_dir, data_dir=data_dir)
 
 
 class _Process:

@@ -8,5 +8,6 @@ server.py, listeners.py, federation.py, database.py, logger.py (also
 logging setup), key.py, registration.py, ratelimiting.py, media.py, metrics.py,
 presence.py, user_directory.py, room_directory.py, redis.py,
 workers.py (the process role: instance name, writers, duties),
-generate.py (--generate-config and missing companion files).
+generate.py (--generate-config and missing companion files),
+topology.py (checks of one process's role and of a whole deployment).
 """

@@ -183,6 +183,9 @@ def test_worker_serves_its_worker_listeners(tmp_path):
             **base_config(tmp_path),
             "listeners": [{"port": main_port, "type": "http", "resources": [{"names": ["client"]}]}],
             "instance_map": {"main": {"host": "localhost", "port": 9093}},
+            # workers need PostgreSQL and Redis; the fake HomeServer never connects
+            "database": {"name": "psycopg2", "args": {"database": "synapse"}},
+            "redis": {"enabled": True},
         },
     )
     worker = write_config(
