@@ -46,11 +46,14 @@ class FrozenEvent:
         event_dict: JsonDict,
         room_version: RoomVersion,
         internal_metadata: Optional[InternalMetadata] = None,
+        event_id: Optional[str] = None,
     ) -> None:
+        """`event_id` may be passed when already known (e.g. read from the
+        database) to skip recomputing the reference hash."""
         self._dict = dict(event_dict)
         self.room_version = room_version
         self.internal_metadata = internal_metadata or InternalMetadata()
-        self._event_id: Optional[str] = None
+        self._event_id: Optional[str] = event_id
 
     # -- identity ---------------------------------------------------------
     @property
