@@ -1,0 +1,1 @@
+"""The test suite; see tests/support/README.md for the shared helpers."""

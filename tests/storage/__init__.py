@@ -1,0 +1,1 @@
+"""Tests for the storage foundation: pool, engines, migrations, id generators."""
