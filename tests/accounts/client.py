@@ -48,7 +48,7 @@ class Client:
         body: Union[dict[str, Any], bytes, None] = None,
         token: Optional[str] = None,
         headers: Optional[dict[str, str]] = None,
-    ) -> tuple[int, dict[str, Any]]:
+    ) -> tuple[int, Any]:
         if not path.startswith("/_"):
             path = "/_matrix/client/v3" + path
         data = json.dumps(body).encode() if isinstance(body, dict) else body
@@ -66,7 +66,8 @@ class Client:
         except urllib.error.HTTPError as e:
             status, raw = e.code, e.read()
         parsed = json.loads(raw)
-        assert isinstance(parsed, dict), f"{method} {path} answered non-object JSON: {raw!r}"
+        # every response is a JSON object except the few arrays the spec defines (GET /state)
+        assert isinstance(parsed, (dict, list)), f"{method} {path} answered {raw!r}"
         return status, parsed
 
     def get(self, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:

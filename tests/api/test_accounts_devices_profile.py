@@ -193,3 +193,34 @@ def test_profile_errors(alice: Client, homeserver: Homeserver) -> None:
     assert alice.put(f"/profile/{uid}/displayname", b"{{")[1]["errcode"] == "M_NOT_JSON"
     assert alice.put(f"/profile/{uid}/displayname", b"[]")[1]["errcode"] == "M_BAD_JSON"
     assert alice.get(f"/profile/{uid}/displayname")[1]["displayname"] != "hacked"
+
+
+def _member_content(client: Client, room_id: str, user_id: str) -> dict:
+    status, state = client.get(f"/rooms/{room_id}/state")
+    assert status == 200, state
+    (member,) = [e for e in state if e["type"] == "m.room.member" and e["state_key"] == user_id]
+    return member["content"]
+
+
+def test_profile_change_reaches_joined_rooms(alice: Client) -> None:
+    status, body = alice.post("/createRoom", {})
+    assert status == 200, body
+    room_id = body["room_id"]
+    assert alice.put(f"/profile/{alice.user_id}/displayname", {"displayname": "Alice in Rooms"}) == (200, {})
+    assert alice.put(f"/profile/{alice.user_id}/avatar_url", {"avatar_url": "mxc://example.org/av"}) == (200, {})
+    content = _member_content(alice, room_id, alice.user_id)
+    assert content["membership"] == "join"
+    assert content["displayname"] == "Alice in Rooms"
+    assert content["avatar_url"] == "mxc://example.org/av"
+
+
+def test_deactivation_leaves_rooms(alice: Client) -> None:
+    bob = Client(alice.base_url)
+    bob.register(unique("bobd"))
+    status, body = bob.post("/createRoom", {"preset": "public_chat"})
+    room_id = body["room_id"]
+    assert alice.post(f"/join/{room_id}", {})[0] == 200
+    status, body = alice.post("/account/deactivate", {})
+    status, body = alice.post("/account/deactivate", {"auth": alice.password_auth(body["session"])})
+    assert status == 200
+    assert _member_content(bob, room_id, alice.user_id)["membership"] == "leave"
