@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from synapse.server import HomeServer
 
 _CACHE_SIZE = 10_000
+_LAST_SEEN_INTERVAL_MS = 60_000
 
 
 def get_access_token_from_request(request: Request) -> Optional[str]:
@@ -62,6 +63,8 @@ class Auth:
         self._clock = hs.clock
         # token -> (Requester, valid_until_ms); insertion order is LRU order
         self._cache: "OrderedDict[str, tuple[Requester, Optional[int]]]" = OrderedDict()
+        # (user_id, device_id) -> (ip, time in ms) of the last recorded use
+        self._last_seen: dict[tuple[str, Optional[str]], tuple[str, int]] = {}
 
     def has_access_token(self, request: Request) -> bool:
         return get_access_token_from_request(request) is not None
@@ -77,7 +80,25 @@ class Auth:
         requester = await self.get_user_by_access_token(token)
         if requester.is_guest and not allow_guest:
             raise AuthError(403, "Guest access not allowed", Codes.GUEST_ACCESS_FORBIDDEN)
+        if requester.device_id is not None:
+            await self._record_last_seen(request, requester)
         return requester
+
+    async def _record_last_seen(self, request: Request, requester: Requester) -> None:
+        """Keeps the device's last_seen_ip/ts current, writing at most once a minute per device."""
+        key = (requester.user_id, requester.device_id)
+        ip = get_client_ip(request)
+        now = self._clock.time_msec()
+        previous = self._last_seen.get(key)
+        if previous is not None and previous[0] == ip and now - previous[1] < _LAST_SEEN_INTERVAL_MS:
+            return
+        self._last_seen[key] = (ip, now)
+        if len(self._last_seen) > _CACHE_SIZE:
+            self._last_seen.clear()
+        user_agent = request.getHeader(b"User-Agent")
+        await self._hs.stores.devices.record_last_seen(
+            requester.user_id, requester.device_id, ip, user_agent.decode("utf-8", "replace") if user_agent else None
+        )
 
     async def get_user_by_access_token(self, token: str) -> Requester:
         cached = self._cache.get(token)
@@ -106,14 +127,6 @@ class Auth:
         """Forgets cached lookups of deleted tokens."""
         for token in tokens:
             self._cache.pop(token, None)
-
-    async def is_server_admin(self, requester: Requester) -> bool:
-        return await self._hs.stores.registration.is_admin(requester.user_id)
-
-    async def check_user_is_admin(self, requester: Requester) -> None:
-        """403 M_FORBIDDEN unless the requester is a server admin."""
-        if not await self.is_server_admin(requester):
-            raise AuthError(403, "You are not a server admin")
 
 
 def requester_for_user(user_id: str, device_id: Optional[str] = None, **kwargs: Any) -> Requester:

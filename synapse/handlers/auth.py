@@ -129,7 +129,7 @@ class AuthHandler:
             try:
                 user = UserID.from_string(identifier)
             except SynapseError:
-                raise AuthError(403, "Invalid username or password")
+                raise AuthError(403, "Invalid username or password") from None
         else:
             user = UserID(identifier, self._hs.hostname)
         if user.domain != self._hs.hostname:
@@ -195,9 +195,7 @@ class AuthHandler:
         has_password = bool(await self.store.get_password_hash(requester.user_id))
         if not has_password or not self.password_enabled:
             raise SynapseError(400, "User has no password to authenticate with", Codes.FORBIDDEN)
-        completed, clientdict, _ = await self.check_ui_auth(
-            [[LoginType.PASSWORD]], request, body, description
-        )
+        completed, clientdict, _ = await self.check_ui_auth([[LoginType.PASSWORD]], request, body, description)
         if completed.get(LoginType.PASSWORD) != requester.user_id:
             raise AuthError(403, "Invalid auth")
         return clientdict
@@ -252,7 +250,7 @@ class AuthHandler:
             except SynapseError as e:
                 if e.code == 429:
                     raise
-                raise UIAuthRequired(self._uia_body(flows, session_id, completed, params), e)
+                raise UIAuthRequired(self._uia_body(flows, session_id, completed, params), e) from e
             await self.store.mark_ui_auth_stage_complete(session_id, stage, result)
             completed[stage] = result
 

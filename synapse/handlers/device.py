@@ -85,7 +85,5 @@ def _check_display_name(display_name: Any) -> Optional[str]:
     if not isinstance(display_name, str):
         raise SynapseError(400, "'display_name' must be a string", Codes.INVALID_PARAM)
     if len(display_name) > MAX_DEVICE_DISPLAY_NAME_LEN:
-        raise SynapseError(
-            400, f"Device display name is too long (max {MAX_DEVICE_DISPLAY_NAME_LEN})", Codes.TOO_LARGE
-        )
+        raise SynapseError(400, f"Device display name is too long (max {MAX_DEVICE_DISPLAY_NAME_LEN})", Codes.TOO_LARGE)
     return display_name

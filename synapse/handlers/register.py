@@ -36,9 +36,7 @@ class RegistrationHandler:
         if not isinstance(localpart, str) or not localpart:
             raise SynapseError(400, "User ID cannot be empty", Codes.INVALID_USERNAME)
         if not is_valid_localpart(localpart):
-            raise SynapseError(
-                400, "User ID can only contain characters a-z, 0-9, or '=_-./+'", Codes.INVALID_USERNAME
-            )
+            raise SynapseError(400, "User ID can only contain characters a-z, 0-9, or '=_-./+'", Codes.INVALID_USERNAME)
         if localpart[0] == "_":
             # reserved for application services in Synapse's convention
             raise SynapseError(400, "User ID may not begin with _", Codes.INVALID_USERNAME)
@@ -47,9 +45,7 @@ class RegistrationHandler:
             raise SynapseError(
                 400, f"User ID may not be longer than {MAX_USERID_LENGTH} characters", Codes.INVALID_USERNAME
             )
-        if await self._store.get_user(user_id) is not None or await self._store.find_user_ids_case_insensitive(
-            user_id
-        ):
+        if await self._store.get_user(user_id) is not None or await self._store.find_user_ids_case_insensitive(user_id):
             raise SynapseError(400, "User ID already taken.", Codes.USER_IN_USE)
         return user_id
 

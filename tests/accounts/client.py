@@ -95,7 +95,12 @@ class Client:
     def login(self, user: str, password: str = "secret-pw", **extra: Any) -> dict[str, Any]:
         status, body = self.post(
             "/login",
-            {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user}, "password": password, **extra},
+            {
+                "type": "m.login.password",
+                "identifier": {"type": "m.id.user", "user": user},
+                "password": password,
+                **extra,
+            },
         )
         assert status == 200, body
         self._adopt(body)
@@ -117,7 +122,9 @@ class Client:
             self.device_id = body["device_id"]
 
 
-def admin_mac(secret: str, nonce: str, username: str, password: str, admin: bool, user_type: Optional[str] = None) -> str:
+def admin_mac(
+    secret: str, nonce: str, username: str, password: str, admin: bool, user_type: Optional[str] = None
+) -> str:
     """The HMAC a shared-secret registration script computes (independent of the server code)."""
     parts = [nonce, username, password, "admin" if admin else "notadmin"]
     if user_type:

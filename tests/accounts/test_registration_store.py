@@ -138,5 +138,4 @@ def test_ui_auth_sessions(store: RegistrationStore, clock: FakeClock) -> None:
     clock.now_ms += 10
     run(store.create_ui_auth_session("s2", "POST", "/register", {}, expire_before_ms=clock.now_ms))
     assert run(store.get_ui_auth_session("s1")) is None
-    run(store.delete_ui_auth_session("s2"))
-    assert run(store.get_ui_auth_session("s2")) is None
+    assert run(store.get_ui_auth_session("s2"))["completed"] == {}

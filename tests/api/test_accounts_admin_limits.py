@@ -109,8 +109,10 @@ def test_login_rate_limits() -> None:
         # other accounts are unaffected until the address limit is reached
         other = unique("rl")
         Client(hs.base_url).register(other)
-        codes = [Client(hs.base_url).post("/login", {**attempt, "user": other, "password": "secret-pw"})[0]
-                 for _ in range(20)]
+        codes = [
+            Client(hs.base_url).post("/login", {**attempt, "user": other, "password": "secret-pw"})[0]
+            for _ in range(20)
+        ]
         assert codes[0] == 200 and codes[-1] == 429
     finally:
         hs.stop()

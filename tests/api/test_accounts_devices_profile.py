@@ -30,7 +30,10 @@ def _device_ids(client: Client) -> list[str]:
 
 def test_get_and_rename_devices(alice: Client) -> None:
     status, device = alice.get(f"/devices/{alice.device_id}")
-    assert status == 200 and device == {"device_id": alice.device_id, "display_name": "First"}
+    assert status == 200
+    assert (device["device_id"], device["display_name"]) == (alice.device_id, "First")
+    # requests with the device's token record where it was last seen
+    assert device["last_seen_ip"] == "127.0.0.1" and device["last_seen_ts"] > 0
     assert alice.put(f"/devices/{alice.device_id}", {"display_name": "Renamed"}) == (200, {})
     assert alice.get(f"/devices/{alice.device_id}")[1]["display_name"] == "Renamed"
     assert alice.put(f"/devices/{alice.device_id}", {}) == (200, {})
@@ -131,9 +134,7 @@ def test_change_password_bad_input(alice: Client) -> None:
     assert alice.post("/account/password", {"new_password": "x", "logout_devices": "no"})[1]["errcode"] == (
         "M_INVALID_PARAM"
     )
-    assert Client(alice.base_url).post("/account/password", {"new_password": "x"})[1]["errcode"] == (
-        "M_MISSING_TOKEN"
-    )
+    assert Client(alice.base_url).post("/account/password", {"new_password": "x"})[1]["errcode"] == ("M_MISSING_TOKEN")
     status, body = alice.post("/account/password", {})
     status, body = alice.post("/account/password", {"auth": alice.password_auth(body["session"])})
     assert (status, body["errcode"]) == (400, "M_MISSING_PARAM")

@@ -99,6 +99,9 @@ def test_register_bad_input(client: Client) -> None:
         assert (status, body["errcode"]) == (400, "M_INVALID_USERNAME"), bad
     status, body = client.post("/register", {"username": unique("np"), "password": 12})
     assert (status, body["errcode"]) == (400, "M_INVALID_PARAM")
+    for bad_option in ({"inhibit_login": "yes"}, {"device_id": 5}, {"initial_device_display_name": []}):
+        status, body = client.post("/register", {"username": unique("opt"), "password": "pw", **bad_option})
+        assert (status, body["errcode"]) == (400, "M_INVALID_PARAM"), bad_option
     # no password at all: UIA first, then M_MISSING_PARAM
     status, body = client.post("/register", {"username": unique("np")})
     assert status == 401

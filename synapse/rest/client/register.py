@@ -32,6 +32,7 @@ class RegisterRestServlet(RestServlet):
     async def on_POST(self, request: Request) -> tuple[int, Any]:
         body = parse_json_object_from_request(request)
         kind = parse_string(request, "kind", default="user", allowed_values=("user", "guest"))
+        _check_login_params(body)
         client_ip = get_client_ip(request)
         self._registration_handler.ratelimiter.ratelimit(client_ip, update=False)
         if kind == "guest":
@@ -83,20 +84,24 @@ class RegisterRestServlet(RestServlet):
 
     async def _login_result(self, user_id: str, params: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = {"user_id": user_id, "home_server": self._hs.hostname}
-        inhibit_login = params.get("inhibit_login", False)
-        if not isinstance(inhibit_login, bool):
-            raise SynapseError(400, "'inhibit_login' must be a boolean", Codes.INVALID_PARAM)
-        if inhibit_login:
+        if params.get("inhibit_login", False):
             return result
-        device_id = params.get("device_id")
-        if device_id is not None and not isinstance(device_id, str):
-            raise SynapseError(400, "'device_id' must be a string", Codes.INVALID_PARAM)
         device_id, token = await self._registration_handler.login_new_user(
-            user_id, device_id, params.get("initial_device_display_name")
+            user_id, params.get("device_id"), params.get("initial_device_display_name")
         )
         result["access_token"] = token
         result["device_id"] = device_id
         return result
+
+
+def _check_login_params(body: dict[str, Any]) -> None:
+    """Rejects bad login options before anything is created."""
+    if not isinstance(body.get("inhibit_login", False), bool):
+        raise SynapseError(400, "'inhibit_login' must be a boolean", Codes.INVALID_PARAM)
+    if not isinstance(body.get("device_id", ""), str):
+        raise SynapseError(400, "'device_id' must be a string", Codes.INVALID_PARAM)
+    if not isinstance(body.get("initial_device_display_name", ""), str):
+        raise SynapseError(400, "'initial_device_display_name' must be a string", Codes.INVALID_PARAM)
 
 
 class RegisterAvailableRestServlet(RestServlet):

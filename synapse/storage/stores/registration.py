@@ -293,10 +293,3 @@ class RegistrationStore:
             )
 
         await self.db.runInteraction("mark_ui_auth_stage_complete", txn_fn)
-
-    async def delete_ui_auth_session(self, session_id: str) -> None:
-        def txn_fn(txn: Any) -> None:
-            txn.execute("DELETE FROM ui_auth_sessions_credentials WHERE session_id = ?", (session_id,))
-            txn.execute("DELETE FROM ui_auth_sessions WHERE session_id = ?", (session_id,))
-
-        await self.db.runInteraction("delete_ui_auth_session", txn_fn)
