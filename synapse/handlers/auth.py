@@ -188,25 +188,20 @@ class AuthHandler:
         self._hs.auth.invalidate_tokens(tokens)
 
     # -- user-interactive auth -----------------------------------------------
-    async def validate_user_via_ui_auth(
-        self, requester: Requester, request: Request, body: dict[str, Any], description: str
-    ) -> dict[str, Any]:
-        """Requires the requester to re-enter their password; returns the session's clientdict."""
+    async def validate_user_via_ui_auth(self, requester: Requester, request: Request, body: dict[str, Any]) -> None:
+        """Requires the requester to re-enter their password (one UIA step per call)."""
         has_password = bool(await self.store.get_password_hash(requester.user_id))
         if not has_password or not self.password_enabled:
             raise SynapseError(400, "User has no password to authenticate with", Codes.FORBIDDEN)
-        completed, clientdict, _ = await self.check_ui_auth([[LoginType.PASSWORD]], request, body, description)
+        completed, _, _ = await self.check_ui_auth([[LoginType.PASSWORD]], request, body)
         if completed.get(LoginType.PASSWORD) != requester.user_id:
             raise AuthError(403, "Invalid auth")
-        return clientdict
 
     async def check_ui_auth(
         self,
         flows: list[list[str]],
         request: Request,
         body: dict[str, Any],
-        description: str,
-        params: Optional[dict[str, Any]] = None,
     ) -> tuple[dict[str, Any], dict[str, Any], str]:
         """Runs one UIA step; returns (completed stage -> result, clientdict, session id)
         once a flow is complete, else raises 401 with what is still missing.
@@ -250,14 +245,14 @@ class AuthHandler:
             except SynapseError as e:
                 if e.code == 429:
                     raise
-                raise UIAuthRequired(self._uia_body(flows, session_id, completed, params), e) from e
+                raise UIAuthRequired(self._uia_body(flows, session_id, completed), e) from e
             await self.store.mark_ui_auth_stage_complete(session_id, stage, result)
             completed[stage] = result
 
         for flow in flows:
             if all(stage in completed for stage in flow):
                 return completed, clientdict, session_id
-        raise UIAuthRequired(self._uia_body(flows, session_id, completed, params))
+        raise UIAuthRequired(self._uia_body(flows, session_id, completed))
 
     async def _get_session(self, session_id: Any) -> dict[str, Any]:
         session = None
@@ -284,12 +279,11 @@ class AuthHandler:
         return session["serverdict"].get(key)
 
     @staticmethod
-    def _uia_body(
-        flows: list[list[str]], session_id: str, completed: dict[str, Any], params: Optional[dict[str, Any]]
-    ) -> dict[str, Any]:
+    def _uia_body(flows: list[list[str]], session_id: str, completed: dict[str, Any]) -> dict[str, Any]:
         body: dict[str, Any] = {
             "flows": [{"stages": list(flow)} for flow in flows],
-            "params": params or {},
+            # none of the offered stages (dummy, password) takes parameters
+            "params": {},
             "session": session_id,
         }
         if completed:

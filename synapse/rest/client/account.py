@@ -48,7 +48,7 @@ class PasswordRestServlet(RestServlet):
             raise SynapseError(400, "'logout_devices' must be a boolean", Codes.INVALID_PARAM)
         if "new_password" in body:
             check_password_param(body["new_password"], "new_password")
-        await self._auth_handler.validate_user_via_ui_auth(requester, request, body, "modify your account password")
+        await self._auth_handler.validate_user_via_ui_auth(requester, request, body)
         assert_params_in_dict(body, ["new_password"])
         await self._auth_handler.set_password(requester.user_id, body["new_password"])
         if logout_devices:
@@ -77,7 +77,7 @@ class DeactivateAccountRestServlet(RestServlet):
         erase = body.get("erase", False)
         if not isinstance(erase, bool):
             raise SynapseError(400, "'erase' must be a boolean", Codes.INVALID_PARAM)
-        await self._auth_handler.validate_user_via_ui_auth(requester, request, body, "deactivate your account")
+        await self._auth_handler.validate_user_via_ui_auth(requester, request, body)
         await self._deactivate_handler.deactivate_account(requester.user_id, erase=erase)
         # no identity servers are bound to accounts here
         return 200, {"id_server_unbind_result": "no-support"}

@@ -42,9 +42,7 @@ class DeleteDevicesRestServlet(RestServlet):
         devices = body["devices"]
         if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
             raise SynapseError(400, "'devices' must be a list of device ids", Codes.INVALID_PARAM)
-        await self._auth_handler.validate_user_via_ui_auth(
-            requester, request, body, "remove device(s) from your account"
-        )
+        await self._auth_handler.validate_user_via_ui_auth(requester, request, body)
         await self._device_handler.delete_devices(requester.user_id, devices)
         return 200, {}
 
@@ -73,8 +71,6 @@ class DeviceRestServlet(RestServlet):
         requester = await self._auth.get_user_by_req(request)
         # older clients send no body at all
         body = parse_json_object_from_request(request, allow_empty_body=True)
-        await self._auth_handler.validate_user_via_ui_auth(
-            requester, request, body, "remove a device from your account"
-        )
+        await self._auth_handler.validate_user_via_ui_auth(requester, request, body)
         await self._device_handler.delete_devices(requester.user_id, [deviceId])
         return 200, {}

@@ -53,9 +53,7 @@ class RegisterRestServlet(RestServlet):
             await self._registration_handler.check_username(_lower_username(body["username"]))
 
         try:
-            _, params, session_id = await self._auth_handler.check_ui_auth(
-                [[LoginType.DUMMY]], request, body, "register a new account"
-            )
+            _, params, session_id = await self._auth_handler.check_ui_auth([[LoginType.DUMMY]], request, body)
         except UIAuthRequired as e:
             if password_hash is not None:
                 await self._auth_handler.set_session_data(e.additional_fields["session"], _PASSWORD_HASH, password_hash)
