@@ -47,11 +47,7 @@ def _accounts_routes() -> list[Route]:
     from synapse.rest.client.devices import DeleteDevicesRestServlet, DeviceRestServlet, DevicesRestServlet
     from synapse.rest.client.login import LoginRestServlet
     from synapse.rest.client.logout import LogoutAllRestServlet, LogoutRestServlet
-    from synapse.rest.client.profile import (
-        ProfileAvatarURLRestServlet,
-        ProfileDisplaynameRestServlet,
-        ProfileRestServlet,
-    )
+    from synapse.rest.client.profile import ProfileFieldRestServlet, ProfileRestServlet
     from synapse.rest.client.register import RegisterAvailableRestServlet, RegisterRestServlet
     from synapse.rest.client.versions import VersionsRestServlet
 
@@ -67,8 +63,7 @@ def _accounts_routes() -> list[Route]:
         Route(WhoamiRestServlet),
         Route(DevicesRestServlet),
         Route(ProfileRestServlet),
-        Route(ProfileDisplaynameRestServlet),
-        Route(ProfileAvatarURLRestServlet),
+        Route(ProfileFieldRestServlet),
         Route(LogoutRestServlet, runs_on="main"),
         Route(LogoutAllRestServlet, runs_on="main"),
         Route(PasswordRestServlet, runs_on="main"),

@@ -50,3 +50,16 @@ def test_profile(db_pool: Any) -> None:
     run(profiles.set_avatar_url("@p:test", "mxc://test/abc"))
     run(profiles.set_displayname("@p:test", None))
     assert run(profiles.get_profile("@p:test")) == {"displayname": None, "avatar_url": "mxc://test/abc"}
+
+
+def test_custom_profile_fields(db_pool: Any) -> None:
+    profiles = ProfileStore(db_pool)
+    assert run(profiles.get_custom_fields("@q:test")) == {}
+    run(profiles.set_custom_field("@q:test", "m.tz", "Europe/Paris"))
+    run(profiles.set_custom_field("@q:test", "org.example.list", [1, {"a": None}]))
+    run(profiles.set_custom_field("@q:test", "m.tz", "UTC"))
+    run(profiles.set_custom_field("@r:test", "m.tz", "Asia/Tokyo"))
+    assert run(profiles.get_custom_fields("@q:test")) == {"m.tz": "UTC", "org.example.list": [1, {"a": None}]}
+    run(profiles.delete_custom_field("@q:test", "m.tz"))
+    run(profiles.delete_custom_field("@q:test", "m.nothing"))
+    assert run(profiles.get_custom_fields("@q:test")) == {"org.example.list": [1, {"a": None}]}

@@ -170,7 +170,39 @@ def test_profile(alice: Client, homeserver: Homeserver) -> None:
     assert anon.get(f"/_matrix/client/r0/profile/{uid}/displayname")[0] == 200
     # clearing a field removes it from the profile
     assert alice.put(f"/profile/{uid}/avatar_url", {"avatar_url": ""}) == (200, {})
-    assert anon.get(f"/profile/{uid}/avatar_url") == (200, {})
+    status, body = anon.get(f"/profile/{uid}/avatar_url")
+    assert (status, body["errcode"]) == (404, "M_NOT_FOUND")
+    assert alice.delete(f"/profile/{uid}/displayname") == (200, {})
+    assert anon.get(f"/profile/{uid}") == (200, {})
+
+
+def test_custom_profile_fields(alice: Client) -> None:
+    uid = alice.user_id
+    anon = Client(alice.base_url)
+    assert alice.put(f"/profile/{uid}/m.tz", {"m.tz": "Europe/London"}) == (200, {})
+    assert alice.put(f"/profile/{uid}/org.example.pets", {"org.example.pets": ["cat", {"dog": 2}]}) == (200, {})
+    assert anon.get(f"/profile/{uid}/m.tz") == (200, {"m.tz": "Europe/London"})
+    status, profile = anon.get(f"/profile/{uid}")
+    assert status == 200
+    assert profile["m.tz"] == "Europe/London" and profile["org.example.pets"] == ["cat", {"dog": 2}]
+    assert "displayname" in profile
+    assert alice.delete(f"/profile/{uid}/org.example.pets") == (200, {})
+    assert alice.delete(f"/profile/{uid}/org.example.pets") == (200, {})
+    assert anon.get(f"/profile/{uid}/org.example.pets")[1]["errcode"] == "M_NOT_FOUND"
+
+    assert alice.put(f"/profile/{uid}/m.tz", {"m.tz": 1})[1]["errcode"] == "M_INVALID_PARAM"
+    for bad_key in ("Upper.case", "nodots", "trailing.", "x.y-z"):
+        status, body = alice.put(f"/profile/{uid}/{bad_key}", {bad_key: 1})
+        assert (status, body["errcode"]) == (400, "M_INVALID_PARAM"), bad_key
+    long_key = "a." + "b" * 260
+    assert alice.put(f"/profile/{uid}/{long_key}", {long_key: 1})[1]["errcode"] == "M_KEY_TOO_LARGE"
+    status, body = alice.put(f"/profile/{uid}/org.example.big", {"org.example.big": "x" * 70_000})
+    assert (status, body["errcode"]) == (400, "M_PROFILE_TOO_LARGE")
+    assert alice.put(f"/profile/{uid}/org.example.x", {"other": 1})[1]["errcode"] == "M_MISSING_PARAM"
+    bob = Client(alice.base_url)
+    bob.register(unique("bobf"))
+    assert bob.put(f"/profile/{uid}/m.tz", {"m.tz": "UTC"})[1]["errcode"] == "M_FORBIDDEN"
+    assert bob.delete(f"/profile/{uid}/m.tz")[1]["errcode"] == "M_FORBIDDEN"
 
 
 def test_profile_errors(alice: Client, homeserver: Homeserver) -> None:

@@ -38,6 +38,7 @@ def test_capabilities(client: Client) -> None:
     assert caps["m.set_displayname"] == {"enabled": True}
     assert caps["m.set_avatar_url"] == {"enabled": True}
     assert caps["m.3pid_changes"] == {"enabled": False}
+    assert caps["m.profile_fields"] == {"enabled": True}
     versions = caps["m.room_versions"]
     assert versions["default"] in versions["available"]
     assert versions["available"] == {str(v): "stable" for v in range(1, 13)}

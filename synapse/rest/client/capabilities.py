@@ -31,6 +31,9 @@ class CapabilitiesRestServlet(RestServlet):
                     "available": {version: "stable" for version in KNOWN_ROOM_VERSIONS},
                 },
                 "m.change_password": {"enabled": password_enabled},
+                # m.set_displayname / m.set_avatar_url are superseded by
+                # m.profile_fields (spec v1.16) but older clients read them
+                "m.profile_fields": {"enabled": True},
                 "m.set_displayname": {"enabled": True},
                 "m.set_avatar_url": {"enabled": True},
                 "m.3pid_changes": {"enabled": False},

@@ -1,4 +1,4 @@
-"""Profiles: GET /profile/{userId} and GET/PUT of displayname and avatar_url."""
+"""Profiles: GET /profile/{userId} and GET/PUT/DELETE /profile/{userId}/{keyName}."""
 
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,7 @@ def _check_user_id(user_id: str) -> str:
 
 
 class ProfileRestServlet(RestServlet):
-    """GET /_matrix/client/v3/profile/{userId}"""
+    """GET /_matrix/client/v3/profile/{userId} (no authentication)"""
 
     PATTERNS = client_patterns("/profile/{userId}", versions=PROFILE_VERSIONS)
 
@@ -32,37 +32,28 @@ class ProfileRestServlet(RestServlet):
         return 200, await self._profile_handler.get_profile(_check_user_id(userId))
 
 
-class _ProfileFieldServlet(RestServlet):
-    """GET/PUT of one profile field; subclasses name the field."""
+class ProfileFieldRestServlet(RestServlet):
+    """GET, PUT and DELETE /_matrix/client/v3/profile/{userId}/{keyName}"""
 
-    FIELD = ""
+    PATTERNS = client_patterns("/profile/{userId}/{keyName}", versions=PROFILE_VERSIONS)
 
     def __init__(self, hs: "HomeServer") -> None:
         self._auth = hs.auth
         self._profile_handler = hs.profile_handler
 
-    async def on_GET(self, request: Request, userId: str) -> tuple[int, Any]:
-        value = await self._profile_handler.get_profile_field(_check_user_id(userId), self.FIELD)
-        return 200, ({self.FIELD: value} if value is not None else {})
+    async def on_GET(self, request: Request, userId: str, keyName: str) -> tuple[int, Any]:
+        value = await self._profile_handler.get_profile_field(_check_user_id(userId), keyName)
+        return 200, {keyName: value}
 
-    async def on_PUT(self, request: Request, userId: str) -> tuple[int, Any]:
+    async def on_PUT(self, request: Request, userId: str, keyName: str) -> tuple[int, Any]:
         requester = await self._auth.get_user_by_req(request, allow_guest=True)
         body = parse_json_object_from_request(request)
-        if self.FIELD not in body:
-            raise SynapseError(400, f"Missing key '{self.FIELD}'", Codes.MISSING_PARAM)
-        await self._profile_handler.set_profile_field(requester, _check_user_id(userId), self.FIELD, body[self.FIELD])
+        if keyName not in body:
+            raise SynapseError(400, f"Missing key '{keyName}'", Codes.MISSING_PARAM)
+        await self._profile_handler.set_profile_field(requester, _check_user_id(userId), keyName, body[keyName])
         return 200, {}
 
-
-class ProfileDisplaynameRestServlet(_ProfileFieldServlet):
-    """GET and PUT /_matrix/client/v3/profile/{userId}/displayname"""
-
-    PATTERNS = client_patterns("/profile/{userId}/displayname", versions=PROFILE_VERSIONS)
-    FIELD = "displayname"
-
-
-class ProfileAvatarURLRestServlet(_ProfileFieldServlet):
-    """GET and PUT /_matrix/client/v3/profile/{userId}/avatar_url"""
-
-    PATTERNS = client_patterns("/profile/{userId}/avatar_url", versions=PROFILE_VERSIONS)
-    FIELD = "avatar_url"
+    async def on_DELETE(self, request: Request, userId: str, keyName: str) -> tuple[int, Any]:
+        requester = await self._auth.get_user_by_req(request, allow_guest=True)
+        await self._profile_handler.delete_profile_field(requester, _check_user_id(userId), keyName)
+        return 200, {}
