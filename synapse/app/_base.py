@@ -253,7 +253,9 @@ def run(config: HomeServerConfig, hs_factory: HomeServerFactory, reactor: Any = 
 
         reactor = default_reactor
     role = config.worker
-    log_config = (role.worker_log_config or config.logging.log_config) if not role.is_main else config.logging.log_config
+    log_config = config.logging.log_config
+    if not role.is_main and role.worker_log_config:
+        log_config = role.worker_log_config
     setup_logging(log_config)
     pid_file = config.server.pid_file if role.is_main else role.worker_pid_file
     if pid_file:

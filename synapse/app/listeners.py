@@ -12,8 +12,7 @@ import stat
 from typing import Any, Optional
 
 from OpenSSL import SSL
-from prometheus_client import REGISTRY
-from prometheus_client.twisted import MetricsResource
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort
 from twisted.web.resource import EncodingResourceWrapper, IResource, Resource, getChildForRequest
@@ -21,7 +20,7 @@ from twisted.web.server import GzipEncoderFactory, Request
 
 from synapse.api.errors import ConfigError
 from synapse.config.listeners import ListenerConfig
-from synapse.http.site import SynapseSite
+from synapse.http.site import DEFAULT_MAX_REQUEST_BODY_SIZE, SynapseSite
 
 logger = logging.getLogger(__name__)
 
@@ -51,16 +50,19 @@ class ListenerRootResource(Resource):
 
     isLeaf = True
 
-    def __init__(self, base: Optional[IResource], metrics: Optional[IResource]) -> None:
+    def __init__(
+        self, base: Optional[IResource], metrics: Optional[IResource], metrics_on_every_path: bool = False
+    ) -> None:
         super().__init__()
         self._base = base
         self._metrics = metrics
+        self._metrics_on_every_path = metrics_on_every_path
         self._health = HealthResource()
 
     def render(self, request: Request) -> Any:
         if request.path == HEALTH_PATH:
             return self._health.render(request)
-        if self._metrics is not None and (self._base is None or request.path == METRICS_PATH):
+        if self._metrics is not None and (self._metrics_on_every_path or request.path == METRICS_PATH):
             return self._metrics.render(request)
         if self._base is None:
             request.setResponseCode(404)
@@ -77,7 +79,9 @@ class PemTlsContextFactory:
         try:
             ctx.use_certificate_chain_file(certificate_path)
         except SSL.Error as e:
-            raise ConfigError(f"cannot load TLS certificate chain: {e}", ["tls_certificate_path"], certificate_path) from None
+            raise ConfigError(
+                f"cannot load TLS certificate chain: {e}", ["tls_certificate_path"], certificate_path
+            ) from None
         try:
             ctx.use_privatekey_file(private_key_path)
             ctx.check_privatekey()
@@ -89,15 +93,26 @@ class PemTlsContextFactory:
         return self._ctx
 
 
+class PrometheusResource(Resource):
+    """The default Prometheus registry in text format. Rendered on the
+    reactor thread: collection takes milliseconds, and needs no thread pool."""
+
+    isLeaf = True
+
+    def render_GET(self, request: Request) -> bytes:
+        request.setHeader(b"Content-Type", CONTENT_TYPE_LATEST.encode("ascii"))
+        return generate_latest(REGISTRY)
+
+
 def _metrics_resource() -> IResource:
-    return MetricsResource(registry=REGISTRY)
+    return PrometheusResource()
 
 
 def build_listener_root(hs: Any, listener: ListenerConfig, enable_metrics: bool) -> IResource:
     """The root resource for one listener (exposed for tests)."""
     metrics: Optional[IResource] = None
     if listener.type == "metrics":
-        return ListenerRootResource(None, _metrics_resource())
+        return ListenerRootResource(None, _metrics_resource(), metrics_on_every_path=True)
     names = listener.resource_names
     if "metrics" in names:
         if enable_metrics:
@@ -110,6 +125,13 @@ def build_listener_root(hs: Any, listener: ListenerConfig, enable_metrics: bool)
     if listener.compress:
         root = EncodingResourceWrapper(root, [GzipEncoderFactory()])
     return root
+
+
+def max_request_body_size(config: Any) -> int:
+    """Bodies up to 200 KiB, or up to max_upload_size where media is served."""
+    if config.worker.enable_media_repo:
+        return max(DEFAULT_MAX_REQUEST_BODY_SIZE, config.media.max_upload_size)
+    return DEFAULT_MAX_REQUEST_BODY_SIZE
 
 
 def start_listeners(hs: Any, listeners: list[ListenerConfig], reactor: Any = None) -> list[IListeningPort]:
@@ -131,7 +153,13 @@ def start_listeners(hs: Any, listeners: list[ListenerConfig], reactor: Any = Non
             logger.warning("Not starting metrics listener on port %s: enable_metrics is false", listener.port)
             continue
         root = build_listener_root(hs, listener, config.metrics.enable_metrics)
-        site = SynapseSite(root, listener.site_tag, x_forwarded=listener.x_forwarded, tls=listener.tls)
+        site = SynapseSite(
+            root,
+            listener.site_tag,
+            x_forwarded=listener.x_forwarded,
+            tls=listener.tls,
+            max_request_body_size=max_request_body_size(config),
+        )
         tls_ctx = None
         if listener.tls:
             tls_ctx = PemTlsContextFactory(config.server.tls_certificate_path, config.server.tls_private_key_path)

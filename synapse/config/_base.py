@@ -32,8 +32,6 @@ _DURATION_UNITS_MS = {
 }
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w|y)?\s*$")
 
-_MISSING = object()
-
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
@@ -74,9 +72,6 @@ class Node:
         if not isinstance(self.value, dict):
             raise self.error(f"expected a mapping, got {_describe(self.value)}")
         return Node(self.value.get(key), self.path + (key,), file)
-
-    def __contains__(self, key: str) -> bool:
-        return isinstance(self.value, dict) and self.value.get(key) is not None
 
     def keys(self) -> list[str]:
         """Keys of a mapping (empty if absent)."""

@@ -16,8 +16,8 @@ import attrs
 from synapse.api.errors import ConfigError
 from synapse.config import (
     database,
+    federation,
     key,
-    logger as logger_section,
     media,
     metrics,
     presence,
@@ -29,8 +29,12 @@ from synapse.config import (
     user_directory,
     workers,
 )
+from synapse.config import (
+    logger as logger_section,
+)
 from synapse.config._base import Node, ParseContext
 from synapse.config.database import DatabaseConfig
+from synapse.config.federation import FederationConfig
 from synapse.config.files import find_config_files, read_config_files
 from synapse.config.key import KeyConfig
 from synapse.config.logger import LoggingConfig
@@ -50,6 +54,7 @@ logger = logging.getLogger(__name__)
 KNOWN_KEYS = frozenset().union(
     server.KEYS,
     database.KEYS,
+    federation.KEYS,
     logger_section.KEYS,
     key.KEYS,
     registration.KEYS,
@@ -75,6 +80,7 @@ class HomeServerConfig:
     config_dir: str
     data_dir: str
     server: ServerConfig
+    federation: FederationConfig
     database: DatabaseConfig
     logging: LoggingConfig
     key: KeyConfig
@@ -133,6 +139,7 @@ class HomeServerConfig:
             config_dir=ctx.config_dir,
             data_dir=ctx.data_dir,
             server=ServerConfig.parse(ctx),
+            federation=FederationConfig.parse(ctx),
             database=DatabaseConfig.parse(ctx),
             logging=LoggingConfig.parse(ctx),
             key=KeyConfig.parse(ctx),

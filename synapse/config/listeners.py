@@ -106,7 +106,12 @@ def parse_listener(node: Node) -> ListenerConfig:
                     name,
                     ".".join(str(p) for p in res_node.path),
                 )
-        resources.append(HttpResourceConfig(names=[n for n in names if n in KNOWN_RESOURCES], compress=res_node["compress"].as_bool(False)))
+        resources.append(
+            HttpResourceConfig(
+                names=[n for n in names if n in KNOWN_RESOURCES],
+                compress=res_node["compress"].as_bool(False),
+            )
+        )
 
     if listener_type == "manhole":
         logger.warning("Manhole listener on port %s is not supported and will not be started", port)

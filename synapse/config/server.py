@@ -6,7 +6,7 @@ from typing import Optional
 
 import attrs
 
-from synapse.config._base import Node, ParseContext
+from synapse.config._base import ParseContext
 from synapse.config.listeners import ListenerConfig, parse_listeners
 from synapse.events.room_versions import KNOWN_ROOM_VERSIONS, RoomVersion
 
@@ -35,7 +35,6 @@ KEYS = frozenset(
         "allow_public_rooms_over_federation",
         "require_auth_for_profile_requests",
         "limit_profile_requests_to_users_who_share_rooms",
-        "federation_domain_whitelist",
     }
 )
 
@@ -56,8 +55,6 @@ class ServerConfig:
     allow_public_rooms_over_federation: bool
     require_auth_for_profile_requests: bool
     limit_profile_requests_to_users_who_share_rooms: bool
-    # None means federate with everyone
-    federation_domain_whitelist: Optional[list[str]]
 
     @classmethod
     def parse(cls, ctx: ParseContext) -> "ServerConfig":
@@ -87,7 +84,6 @@ class ServerConfig:
                     "tls is enabled but tls_certificate_path and tls_private_key_path are not both set"
                 )
 
-        whitelist = root["federation_domain_whitelist"].str_list(None)
         return cls(
             server_name=server_name,
             public_baseurl=public_baseurl,
@@ -105,5 +101,4 @@ class ServerConfig:
             limit_profile_requests_to_users_who_share_rooms=root[
                 "limit_profile_requests_to_users_who_share_rooms"
             ].as_bool(False),
-            federation_domain_whitelist=whitelist,
         )

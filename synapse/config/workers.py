@@ -164,6 +164,10 @@ class WorkerConfig:
     def is_main(self) -> bool:
         return self.worker_app is None
 
+    def writers_for(self, stream: str) -> list[str]:
+        """Instance names writing `stream` (its key under `stream_writers`)."""
+        return self.writers.for_stream(stream)
+
     def is_writer(self, stream: str) -> bool:
         """Does this instance write `stream`?"""
         return self.instance_name in self.writers.for_stream(stream)

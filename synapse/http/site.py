@@ -19,7 +19,11 @@ from twisted.web.server import Request, Site
 
 import synapse
 
+logger = logging.getLogger(__name__)
+
 _ACCESS_TOKEN_RE = re.compile(rb"(\baccess_token=)[^&]*")
+# request bodies beyond this are refused unless the site allows more (media uploads)
+DEFAULT_MAX_REQUEST_BODY_SIZE = 200 * 1024
 SERVER_HEADER = f"Synapse/{synapse.__version__}".encode()
 
 
@@ -37,6 +41,7 @@ class SynapseRequest(Request):
         super().__init__(channel, *args, **kwargs)
         self.start_time = time.monotonic()
         self._access_logged = False
+        self._body_too_large = False
 
     def _trusts_forwarded_headers(self) -> bool:
         site = getattr(self, "site", None)
@@ -69,6 +74,28 @@ class SynapseRequest(Request):
             if proto:
                 return proto[0].strip().lower() == b"https"
         return super().isSecure()
+
+    def handleContentChunk(self, data: bytes) -> None:
+        # Refuse bodies larger than the site allows before buffering them all
+        if self._body_too_large:
+            return
+        if self.content.tell() + len(data) > self.channel.site.max_request_body_size:
+            logger.warning(
+                "Aborting request from %s: body exceeds %d bytes (%s %s)",
+                self.client_ip,
+                self.channel.site.max_request_body_size,
+                self.method.decode("ascii", "replace"),
+                redact_uri(self.uri),
+            )
+            self._body_too_large = True
+            self.channel.transport.abortConnection()
+            return
+        super().handleContentChunk(data)
+
+    def process(self) -> None:
+        # the connection is being aborted: never act on a truncated body
+        if not self._body_too_large:
+            super().process()
 
     def finish(self) -> None:
         super().finish()
@@ -105,10 +132,18 @@ class SynapseSite(Site):
 
     requestFactory = SynapseRequest
 
-    def __init__(self, resource: IResource, site_tag: str, x_forwarded: bool = False, tls: bool = False) -> None:
+    def __init__(
+        self,
+        resource: IResource,
+        site_tag: str,
+        x_forwarded: bool = False,
+        tls: bool = False,
+        max_request_body_size: int = DEFAULT_MAX_REQUEST_BODY_SIZE,
+    ) -> None:
         super().__init__(resource)
         self.site_tag = site_tag
         self.x_forwarded = x_forwarded
+        self.max_request_body_size = max_request_body_size
         scheme = "https" if tls else "http"
         self.access_logger = logging.getLogger(f"synapse.access.{scheme}.{site_tag}")
         # Twisted logs each request itself; we log our own access line instead

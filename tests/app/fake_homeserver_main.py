@@ -8,9 +8,21 @@ lifecycle, and serves /_matrix/fake on its listener resources.
 import sys
 
 from twisted.web.resource import Resource
-from twisted.web.static import Data
 
 from synapse.app._base import run_main
+
+
+class Text(Resource):
+    """A leaf answering GET with fixed text."""
+
+    isLeaf = True
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__()
+        self.body = body
+
+    def render_GET(self, request):
+        return self.body
 
 
 class FakeHomeServer:
@@ -25,7 +37,7 @@ class FakeHomeServer:
         root = Resource()
         matrix = Resource()
         root.putChild(b"_matrix", matrix)
-        matrix.putChild(b"fake", Data(("names=" + ",".join(names)).encode(), "text/plain"))
+        matrix.putChild(b"fake", Text(("names=" + ",".join(names)).encode()))
         return root
 
     async def shutdown(self):

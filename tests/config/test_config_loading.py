@@ -159,9 +159,10 @@ def test_open_registration_without_verification_is_refused(write_yaml, minimal):
 def test_registration_shared_secret_path(write_yaml, minimal, tmp_path):
     secret_file = tmp_path / "secret"
     secret_file.write_text("s3cret\n")
-    config = HomeServerConfig.load([write_yaml("hs.yaml", {**minimal, "registration_shared_secret_path": str(secret_file)})])
+    with_path = {**minimal, "registration_shared_secret_path": str(secret_file)}
+    config = HomeServerConfig.load([write_yaml("hs.yaml", with_path)])
     assert config.registration.registration_shared_secret == "s3cret"
-    both = write_yaml("both.yaml", {**minimal, "registration_shared_secret": "x", "registration_shared_secret_path": str(secret_file)})
+    both = write_yaml("both.yaml", {**with_path, "registration_shared_secret": "x"})
     assert "registration_shared_secret_path" in _load_error([both])
 
 

@@ -153,3 +153,32 @@ def test_media_section(tmp_path, minimal):
     assert media.media_store_path == "/srv/media"
     assert media.max_upload_size == 2 * 1024**3
     assert load(tmp_path, minimal).media.media_store_path == str(tmp_path.cwd() / "media_store")
+
+
+def test_federation_defaults(tmp_path, minimal):
+    fed = load(tmp_path, minimal).federation
+    assert fed.federation_domain_whitelist is None and fed.is_domain_allowed("anyone.example")
+    assert fed.federation_verify_certificates is True
+    assert fed.is_ip_blocked("10.1.2.3") and fed.is_ip_blocked("::1") and fed.is_ip_blocked("0.0.0.0")
+    assert fed.is_ip_blocked("::ffff:192.168.1.1")
+    assert not fed.is_ip_blocked("93.184.216.34")
+
+
+def test_federation_options(tmp_path, minimal):
+    fed = load(
+        tmp_path,
+        minimal,
+        federation_domain_whitelist=["a.example"],
+        federation_verify_certificates="no",
+        ip_range_whitelist=["127.0.0.0/8", "::1/128"],
+        ip_range_blacklist=["93.184.216.0/24"],
+    ).federation
+    assert fed.is_domain_allowed("a.example") and not fed.is_domain_allowed("b.example")
+    assert fed.federation_verify_certificates is False
+    assert not fed.is_ip_blocked("127.0.0.1") and fed.is_ip_blocked("93.184.216.34")
+    assert not fed.is_ip_blocked("10.0.0.1")
+
+
+def test_bad_ip_range(tmp_path, minimal):
+    message = load_error(tmp_path, minimal, ip_range_whitelist=["127.0.0.0/8", "not-an-ip"])
+    assert message.startswith("hs.yaml: ip_range_whitelist.1: ")
