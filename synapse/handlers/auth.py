@@ -84,8 +84,8 @@ class AuthHandler:
         self._clock = hs.clock
         reg = hs.config.registration
         self._bcrypt_rounds: int = reg.bcrypt_rounds
-        self._pepper: str = getattr(reg, "password_pepper", "") or ""
-        self.password_enabled: bool = getattr(reg, "password_enabled", True)
+        self._pepper: str = reg.password_pepper
+        self.password_enabled: bool = reg.password_enabled
         rc = hs.config.ratelimiting
         # login attempts per client address, successful logins per account,
         # and failed password checks per account (rc_login.*)
@@ -155,7 +155,10 @@ class AuthHandler:
         try:
             user_id = await self.resolve_user_id(identifier)
         except AuthError:
-            self._check_failed_attempts(identifier.lower() if isinstance(identifier, str) else "")
+            # unknown users count too, so guessing names is throttled like guessing passwords
+            unknown_key = str(identifier).lower()
+            self._check_failed_attempts(unknown_key)
+            self.failed_attempts_ratelimiter.record_action(unknown_key)
             raise
         key = user_id.lower()
         self._check_failed_attempts(key)

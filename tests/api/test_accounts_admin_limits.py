@@ -106,6 +106,9 @@ def test_login_rate_limits() -> None:
         # the right password is refused too while the account is throttled
         status, body = client.post("/login", {**attempt, "password": "secret-pw"})
         assert status == 429
+        # guessing unknown user names is throttled the same way
+        ghost = {"type": "m.login.password", "user": unique("ghost"), "password": "x"}
+        assert [client.post("/login", ghost)[0] for _ in range(3)] == [403, 403, 429]
         # other accounts are unaffected until the address limit is reached
         other = unique("rl")
         Client(hs.base_url).register(other)

@@ -23,14 +23,13 @@ class CapabilitiesRestServlet(RestServlet):
     async def on_GET(self, request: Request) -> tuple[int, Any]:
         await self._auth.get_user_by_req(request, allow_guest=True)
         config = self._hs.config
-        password_enabled = bool(getattr(config.registration, "password_enabled", True))
         return 200, {
             "capabilities": {
                 "m.room_versions": {
                     "default": config.server.default_room_version.identifier,
                     "available": {version: "stable" for version in KNOWN_ROOM_VERSIONS},
                 },
-                "m.change_password": {"enabled": password_enabled},
+                "m.change_password": {"enabled": config.registration.password_enabled},
                 # m.set_displayname / m.set_avatar_url are superseded by
                 # m.profile_fields (spec v1.16) but older clients read them
                 "m.profile_fields": {"enabled": True},
