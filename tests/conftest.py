@@ -11,8 +11,8 @@ Async code runs through `tests.support.twisted.run` (see tests/support/README.md
 """
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

@@ -64,4 +64,8 @@ class DatabaseConfig:
             args["cp_max"] = args_node["cp_max"].as_int(10, minimum=1)
             if args["cp_max"] < args["cp_min"]:
                 raise args_node["cp_max"].error("cp_max must not be smaller than cp_min")
-        return cls(name=name, args=args, allow_unsafe_locale=node["allow_unsafe_locale"].as_bool(False))
+        allow_unsafe_locale = node["allow_unsafe_locale"].as_bool(False)
+        if allow_unsafe_locale:
+            # the engine reads it from args when it checks the database locale
+            args["allow_unsafe_locale"] = True
+        return cls(name=name, args=args, allow_unsafe_locale=allow_unsafe_locale)

@@ -4,7 +4,8 @@
 database thread inside one transaction, commits, and reruns it from scratch
 (bounded, with backoff) when the engine says the failure was transient:
 PostgreSQL serialization failures and deadlocks, SQLite's "database is
-locked". `func` must therefore be safe to rerun: keep side effects outside
+locked", or a PostgreSQL connection that died before COMMIT (it is replaced
+by a new one). `func` must therefore be safe to rerun: keep side effects outside
 the database in `txn.call_after` callbacks, which run on the reactor thread
 once the transaction has committed.
 
@@ -12,13 +13,16 @@ SQL is written with `?` placeholders for both engines; `LoggingTransaction`
 converts it and logs each statement at DEBUG on the `synapse.storage.SQL`
 logger. The `simple_*` helpers cover the everyday single-table statements,
 each as an `async` method and as a static `*_txn` variant to compose inside
-a larger interaction.
+a larger interaction. The single-statement helpers run with
+`db_autocommit`, which spares PostgreSQL a BEGIN and a COMMIT round trip.
 """
 
+import inspect
 import logging
 import random
 import time
-from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Sequence, TypeVar
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 import attrs
 from twisted.enterprise import adbapi
@@ -62,7 +66,7 @@ class LoggingTransaction:
     """A DB-API cursor for one transaction attempt: converts `?` placeholders
     for the engine, logs statements, and collects post-commit callbacks."""
 
-    __slots__ = ("txn", "desc", "database_engine", "_after_callbacks", "_exception_callbacks")
+    __slots__ = ("_after_callbacks", "_exception_callbacks", "database_engine", "desc", "txn")
 
     def __init__(
         self,
@@ -160,16 +164,31 @@ class DatabasePool:
         func: Callable[..., R],
         *args: Any,
         isolation_level: IsolationLevel | None = None,
+        db_autocommit: bool = False,
         **kwargs: Any,
     ) -> R:
         """Run `func(txn, *args, **kwargs)` in one transaction and return its
-        result; see the module docstring for retries and callbacks."""
+        result; see the module docstring for retries and callbacks.
+
+        `db_autocommit=True` runs each statement in its own transaction,
+        saving PostgreSQL the BEGIN and COMMIT round trips: only for
+        functions whose single statement (or idempotent reads) need no
+        atomicity across statements."""
         after: list[_Callback] = []
         on_exception: list[_Callback] = []
         timings = _Timings(queued_at=time.monotonic())
         try:
             result = await self._pool.runWithConnection(
-                self._new_transaction, desc, timings, after, on_exception, func, args, kwargs, isolation_level
+                self._new_transaction,
+                desc,
+                timings,
+                after,
+                on_exception,
+                func,
+                args,
+                kwargs,
+                isolation_level,
+                db_autocommit,
             )
         except BaseException:
             self._record(desc, timings, failed=True)
@@ -196,6 +215,7 @@ class DatabasePool:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         isolation_level: IsolationLevel | None,
+        autocommit: bool,
     ) -> R:
         """Runs in a database thread: attempt `func` until it commits, fails
         for good, or runs out of attempts."""
@@ -203,24 +223,38 @@ class DatabasePool:
         for attempt in range(1, MAX_TRANSACTION_ATTEMPTS + 1):
             attempt_after: list[_Callback] = []
             attempt_on_exception: list[_Callback] = []
+            committing = False
             txn = LoggingTransaction(conn.cursor(), desc, self.engine, attempt_after, attempt_on_exception)
             try:
-                self.engine.start_transaction(conn, isolation_level)
+                self.engine.start_transaction(conn, isolation_level, autocommit)
                 result = func(txn, *args, **kwargs)
+                committing = True
                 conn.commit()
             except Exception as exc:
-                try:
-                    conn.rollback()
-                except Exception:
-                    logger.warning("[TXN %s] rollback failed", desc, exc_info=True)
-                    on_exception.extend(attempt_on_exception)
-                    raise exc
-                if self.engine.is_retryable(exc) and attempt < MAX_TRANSACTION_ATTEMPTS:
+                retry = attempt < MAX_TRANSACTION_ATTEMPTS
+                if not self._rollback(conn, desc):
+                    # The connection died. Nothing was committed unless it died
+                    # during COMMIT (or between autocommit statements): only
+                    # then is rerunning on a new connection unsafe.
+                    retry = retry and not committing and not autocommit and self._pool.reconnect
+                    retry = retry and self._reconnect(conn, desc)
+                    reason = "lost its database connection"
+                elif self.engine.is_retryable(exc):
+                    reason = "transient failure"
+                else:
+                    retry = False
+                if retry:
                     delay = retry_delay(attempt)
                     timings.retries += 1
                     logger.warning(
-                        "[TXN %s] transient failure (%s: %s); retrying in %.0fms (attempt %d of %d)",
-                        desc, type(exc).__name__, str(exc).strip(), delay * 1000, attempt + 1, MAX_TRANSACTION_ATTEMPTS,
+                        "[TXN %s] %s (%s: %s); retrying in %.0fms (attempt %d of %d)",
+                        desc,
+                        reason,
+                        type(exc).__name__,
+                        str(exc).strip(),
+                        delay * 1000,
+                        attempt + 1,
+                        MAX_TRANSACTION_ATTEMPTS,
                     )
                     time.sleep(delay)
                     continue
@@ -229,12 +263,38 @@ class DatabasePool:
             finally:
                 try:
                     txn.close()
-                except Exception:
-                    pass  # the connection may already be gone; nothing to free
-                self.engine.end_transaction(conn, isolation_level)
+                except self.engine.module.Error:
+                    logger.debug("[TXN %s] closing the cursor failed (connection gone?)", desc, exc_info=True)
+                self.engine.end_transaction(conn, isolation_level, autocommit)
+            if inspect.iscoroutine(result):
+                result.close()
+                raise TypeError(f"runInteraction({desc!r}) got an async function; it must be synchronous")
             after.extend(attempt_after)
             return result
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    @staticmethod
+    def _rollback(conn: Any, desc: str) -> bool:
+        """Roll back; False if the connection turned out to be dead (adbapi
+        then drops it from the pool)."""
+        try:
+            conn.rollback()
+        except Exception:
+            logger.warning("[TXN %s] rollback failed: database connection lost", desc, exc_info=True)
+            return False
+        return True
+
+    @staticmethod
+    def _reconnect(conn: Any, desc: str) -> bool:
+        """Give adbapi's connection wrapper a fresh connection in place of
+        the dead one it already discarded; False if the database is down."""
+        conn._connection = None  # adbapi's own attribute: the discarded connection
+        try:
+            conn.reconnect()
+        except Exception:
+            logger.warning("[TXN %s] could not reconnect to the database", desc, exc_info=True)
+            return False
+        return True
 
     async def execute(self, desc: str, sql: str, *args: Any) -> list[tuple]:
         """Run one statement in its own transaction; return its rows (if any)."""
@@ -243,7 +303,7 @@ class DatabasePool:
             txn.execute(sql, args)
             return txn.fetchall() if txn.description is not None else []
 
-        return await self.runInteraction(desc, _execute)
+        return await self.runInteraction(desc, _execute, db_autocommit=True)
 
     async def close(self) -> None:
         """Close every connection and stop the pool's threads."""
@@ -252,7 +312,7 @@ class DatabasePool:
     # -- inserts and upserts -------------------------------------------------
 
     async def simple_insert(self, table: str, values: Mapping[str, Any], desc: str = "simple_insert") -> None:
-        await self.runInteraction(desc, self.simple_insert_txn, table, values)
+        await self.runInteraction(desc, self.simple_insert_txn, table, values, db_autocommit=True)
 
     @staticmethod
     def simple_insert_txn(txn: LoggingTransaction, table: str, values: Mapping[str, Any]) -> None:
@@ -281,7 +341,7 @@ class DatabasePool:
         insertion_values: Mapping[str, Any] | None = None,
         desc: str = "simple_upsert",
     ) -> None:
-        await self.runInteraction(desc, self.simple_upsert_txn, table, keyvalues, values, insertion_values)
+        await self.runInteraction(desc, self.simple_upsert_txn, table, keyvalues, values, insertion_values, db_autocommit=True)
 
     @staticmethod
     def simple_upsert_txn(
@@ -317,7 +377,7 @@ class DatabasePool:
         allow_none: bool = False,
         desc: str = "simple_select_one",
     ) -> dict[str, Any] | None:
-        return await self.runInteraction(desc, self.simple_select_one_txn, table, keyvalues, retcols, allow_none)
+        return await self.runInteraction(desc, self.simple_select_one_txn, table, keyvalues, retcols, allow_none, db_autocommit=True)
 
     @staticmethod
     def simple_select_one_txn(
@@ -348,7 +408,7 @@ class DatabasePool:
         allow_none: bool = False,
         desc: str = "simple_select_one_onecol",
     ) -> Any:
-        return await self.runInteraction(desc, self.simple_select_one_onecol_txn, table, keyvalues, retcol, allow_none)
+        return await self.runInteraction(desc, self.simple_select_one_onecol_txn, table, keyvalues, retcol, allow_none, db_autocommit=True)
 
     @staticmethod
     def simple_select_one_onecol_txn(
@@ -360,7 +420,7 @@ class DatabasePool:
     async def simple_select_onecol(
         self, table: str, keyvalues: Mapping[str, Any] | None, retcol: str, desc: str = "simple_select_onecol"
     ) -> list[Any]:
-        return await self.runInteraction(desc, self.simple_select_onecol_txn, table, keyvalues, retcol)
+        return await self.runInteraction(desc, self.simple_select_onecol_txn, table, keyvalues, retcol, db_autocommit=True)
 
     @staticmethod
     def simple_select_onecol_txn(
@@ -378,7 +438,7 @@ class DatabasePool:
         retcols: Sequence[str],
         desc: str = "simple_select_list",
     ) -> list[dict[str, Any]]:
-        return await self.runInteraction(desc, self.simple_select_list_txn, table, keyvalues, retcols)
+        return await self.runInteraction(desc, self.simple_select_list_txn, table, keyvalues, retcols, db_autocommit=True)
 
     @staticmethod
     def simple_select_list_txn(
@@ -433,7 +493,7 @@ class DatabasePool:
         updatevalues: Mapping[str, Any],
         desc: str = "simple_update",
     ) -> int:
-        return await self.runInteraction(desc, self.simple_update_txn, table, keyvalues, updatevalues)
+        return await self.runInteraction(desc, self.simple_update_txn, table, keyvalues, updatevalues, db_autocommit=True)
 
     @staticmethod
     def simple_update_txn(
@@ -467,7 +527,7 @@ class DatabasePool:
             raise StoreError(500, f"More than one row matched in {table}")
 
     async def simple_delete(self, table: str, keyvalues: Mapping[str, Any], desc: str = "simple_delete") -> int:
-        return await self.runInteraction(desc, self.simple_delete_txn, table, keyvalues)
+        return await self.runInteraction(desc, self.simple_delete_txn, table, keyvalues, db_autocommit=True)
 
     @staticmethod
     def simple_delete_txn(txn: LoggingTransaction, table: str, keyvalues: Mapping[str, Any]) -> int:

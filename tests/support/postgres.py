@@ -6,6 +6,8 @@ service). Otherwise it starts a private cluster once per test session: initdb
 and pg_ctl run as the `postgres` OS user when tests run as root (initdb
 refuses root), in a temp dir under /tmp, on a free port, with durability
 switched off for speed; it is stopped and deleted when the process exits.
+A cluster whose session was killed before it could clean up is removed by
+the next session that starts one.
 
 Databases are created the way the server requires them: UTF8 with the 'C'
 collation and ctype, from template0 (or from a template made that way).
@@ -30,6 +32,7 @@ import psycopg2
 
 logger = logging.getLogger(__name__)
 
+_CLUSTER_PREFIX = "synapse-test-pg-"
 _lock = threading.Lock()
 _info: "PostgresInfo | None" = None
 
@@ -115,38 +118,77 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_cluster() -> PostgresInfo:
-    bin_dir = _find_bin_dir()
-    as_root = os.geteuid() == 0
-    owner = pwd.getpwnam("postgres") if as_root else pwd.getpwuid(os.geteuid())
-    base = Path(tempfile.mkdtemp(prefix="synapse-test-pg-"))
-    os.chown(base, owner.pw_uid, owner.pw_gid)
-    data, log_file = base / "data", base / "postgres.log"
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
-    def as_owner(*args: str) -> None:
-        kwargs: dict[str, Any] = {"user": owner.pw_uid, "group": owner.pw_gid, "extra_groups": []} if as_root else {}
+
+class _Cluster:
+    """Runs PostgreSQL's tools for one cluster directory, as its owner."""
+
+    def __init__(self, bin_dir: Path, base: Path) -> None:
+        self.bin_dir = bin_dir
+        self.base = base
+        self.data = base / "data"
+        self.as_root = os.geteuid() == 0
+        self.owner = pwd.getpwnam("postgres") if self.as_root else pwd.getpwuid(os.geteuid())
+
+    def run(self, *args: str) -> None:
+        kwargs: dict[str, Any] = {}
+        if self.as_root:
+            kwargs = {"user": self.owner.pw_uid, "group": self.owner.pw_gid, "extra_groups": []}
         result = subprocess.run(
-            [str(bin_dir / args[0]), *args[1:]],
-            cwd=base, capture_output=True, text=True,
-            env={"PATH": os.environ.get("PATH", ""), "HOME": str(base), "LANG": "C"}, **kwargs,
+            [str(self.bin_dir / args[0]), *args[1:]],
+            cwd=self.base, capture_output=True, text=True, check=False,
+            env={"PATH": os.environ.get("PATH", ""), "HOME": str(self.base), "LANG": "C"}, **kwargs,
         )
         if result.returncode != 0:
             raise RuntimeError(f"{args[0]} failed ({result.returncode}): {result.stdout}\n{result.stderr}")
 
-    as_owner("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync")
+    def stop_and_delete(self) -> None:
+        try:
+            if (self.data / "postmaster.pid").exists():
+                self.run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        finally:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _reap_abandoned_clusters(bin_dir: Path) -> None:
+    """Stop clusters left by test sessions that were killed before their
+    exit handlers ran (their owner.pid names a dead process)."""
+    for base in Path(tempfile.gettempdir()).glob(f"{_CLUSTER_PREFIX}*"):
+        try:
+            owner_pid = int((base / "owner.pid").read_text())
+        except (OSError, ValueError):
+            continue  # being set up right now, or not ours
+        if not _pid_alive(owner_pid):
+            logger.info("Removing PostgreSQL test cluster %s abandoned by process %d", base, owner_pid)
+            try:
+                _Cluster(bin_dir, base).stop_and_delete()
+            except RuntimeError:
+                logger.warning("Could not stop abandoned test cluster in %s", base, exc_info=True)
+
+
+def _start_cluster() -> PostgresInfo:
+    bin_dir = _find_bin_dir()
+    _reap_abandoned_clusters(bin_dir)
+    cluster = _Cluster(bin_dir, Path(tempfile.mkdtemp(prefix=_CLUSTER_PREFIX)))
+    base, data = cluster.base, cluster.data
+    (base / "owner.pid").write_text(str(os.getpid()))
+    os.chown(base, cluster.owner.pw_uid, cluster.owner.pw_gid)
+    atexit.register(cluster.stop_and_delete)
+
+    cluster.run("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync")
     port = _free_port()
     options = (
         f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
         " -c full_page_writes=off -c max_connections=200"
     )
-    as_owner("pg_ctl", "-D", str(data), "-l", str(log_file), "-o", options, "-w", "-t", "60", "start")
+    cluster.run("pg_ctl", "-D", str(data), "-l", str(base / "postgres.log"), "-o", options, "-w", "-t", "60", "start")
     logger.info("Started a throwaway PostgreSQL on port %d in %s", port, base)
-
-    def _stop() -> None:
-        try:
-            as_owner("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
-        finally:
-            shutil.rmtree(base, ignore_errors=True)
-
-    atexit.register(_stop)
     return PostgresInfo("127.0.0.1", port, "postgres")

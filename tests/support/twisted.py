@@ -13,7 +13,8 @@ reactor thread: pass a coroutine, or a callable that `run` calls there.
 
 import inspect
 import threading
-from typing import Any, Awaitable, Callable, TypeVar, Union
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, Union
 
 from twisted.internet import defer
 from twisted.python.failure import Failure
@@ -51,7 +52,6 @@ def start_reactor() -> None:
 def stop_reactor(timeout: float = 10.0) -> None:
     """Stop the reactor at the end of the session (runs shutdown triggers,
     such as closing database pools). It cannot be started again."""
-    global _reactor_thread
     with _start_lock:
         thread = _reactor_thread
         if thread is None:
@@ -78,10 +78,10 @@ def run(work: Work, timeout: float = 30.0) -> Any:
     def _begin() -> None:
         try:
             value = work() if callable(work) and not isinstance(work, defer.Deferred) else work
-            if inspect.isawaitable(value) and not isinstance(value, defer.Deferred):
+            if inspect.iscoroutine(value):
                 value = defer.ensureDeferred(value)
             d = value if isinstance(value, defer.Deferred) else defer.succeed(value)
-        except BaseException:
+        except BaseException:  # noqa: BLE001 - every failure goes back to the test thread
             outcome["result"] = Failure()
             done.set()
             return

@@ -10,7 +10,8 @@ is dialect-specific lives behind `BaseDatabaseEngine`:
 `create_engine(name, args)` picks one from the `database.name` config value.
 """
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from synapse.storage.engines._base import BaseDatabaseEngine, IncorrectDatabaseSetup, IsolationLevel
 from synapse.storage.engines.postgres import PostgresEngine

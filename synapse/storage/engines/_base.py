@@ -10,8 +10,9 @@ provides the few primitives that have no portable spelling (sequences,
 import abc
 import enum
 import re
+from collections.abc import Iterable, Mapping
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from synapse.storage.database import LoggingTransaction
@@ -72,11 +73,12 @@ class BaseDatabaseEngine(abc.ABC):
         Raises `IncorrectDatabaseSetup` if the database is unusable."""
 
     @abc.abstractmethod
-    def start_transaction(self, conn: Any, isolation_level: IsolationLevel | None) -> None:
-        """Open a transaction on `conn` at `isolation_level` (None: default)."""
+    def start_transaction(self, conn: Any, isolation_level: IsolationLevel | None, autocommit: bool) -> None:
+        """Open a transaction on `conn` at `isolation_level` (None: default),
+        or with `autocommit` run each statement in its own transaction."""
 
     @abc.abstractmethod
-    def end_transaction(self, conn: Any, isolation_level: IsolationLevel | None) -> None:
+    def end_transaction(self, conn: Any, isolation_level: IsolationLevel | None, autocommit: bool) -> None:
         """Undo per-transaction settings after commit or rollback."""
 
     # -- SQL dialect -------------------------------------------------------

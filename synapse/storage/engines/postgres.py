@@ -8,7 +8,8 @@ silently unusable after an OS upgrade.
 """
 
 import logging
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import psycopg2
 import psycopg2.errors
@@ -92,14 +93,21 @@ class PostgresEngine(BaseDatabaseEngine):
                 )
             logger.warning("%s Continuing because allow_unsafe_locale is set.", message)
 
-    def start_transaction(self, conn: Any, isolation_level: IsolationLevel | None) -> None:
+    # psycopg2 keeps session settings client-side and sends them with the
+    # next BEGIN, so switching them per transaction costs no round trip.
+
+    def start_transaction(self, conn: Any, isolation_level: IsolationLevel | None, autocommit: bool) -> None:
+        if autocommit:
+            conn.set_session(autocommit=True)  # a method: adbapi proxies it to the connection
         if isolation_level is not None and isolation_level != _DEFAULT_ISOLATION:
             conn.set_session(isolation_level=isolation_level.value)
 
-    def end_transaction(self, conn: Any, isolation_level: IsolationLevel | None) -> None:
-        if isolation_level is None or isolation_level == _DEFAULT_ISOLATION or conn.closed:
+    def end_transaction(self, conn: Any, isolation_level: IsolationLevel | None, autocommit: bool) -> None:
+        if conn.closed or conn.status != psycopg2.extensions.STATUS_READY:
             return
-        if conn.status == psycopg2.extensions.STATUS_READY:
+        if autocommit:
+            conn.set_session(autocommit=False)
+        if isolation_level is not None and isolation_level != _DEFAULT_ISOLATION:
             conn.set_session(isolation_level=_DEFAULT_ISOLATION.value)
 
     def convert_param_style(self, sql: str) -> str:
@@ -146,7 +154,10 @@ class PostgresEngine(BaseDatabaseEngine):
     def get_sequence_value_txn(self, txn: "LoggingTransaction", name: str) -> int:
         check_identifier(name)
         txn.execute(f"SELECT last_value, is_called FROM {name}")
-        last_value, is_called = txn.fetchone()
+        row = txn.fetchone()
+        if row is None:
+            raise LookupError(f"Sequence {name!r} returned no state")
+        last_value, is_called = row
         return int(last_value) if is_called else int(last_value) - 1
 
     def allocate_from_sequence_txn(self, txn: "LoggingTransaction", name: str, n: int) -> list[int]:

@@ -7,7 +7,8 @@ single snapshot and schema changes are transactional.
 """
 
 import sqlite3
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from synapse.storage.engines._base import BaseDatabaseEngine, IncorrectDatabaseSetup, IsolationLevel
 
@@ -60,10 +61,11 @@ class Sqlite3Engine(BaseDatabaseEngine):
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
 
-    def start_transaction(self, conn: Any, isolation_level: IsolationLevel | None) -> None:
-        conn.execute("BEGIN")
+    def start_transaction(self, conn: Any, isolation_level: IsolationLevel | None, autocommit: bool) -> None:
+        if not autocommit:  # the connection itself is in autocommit mode
+            conn.execute("BEGIN")
 
-    def end_transaction(self, conn: Any, isolation_level: IsolationLevel | None) -> None:
+    def end_transaction(self, conn: Any, isolation_level: IsolationLevel | None, autocommit: bool) -> None:
         """Nothing to undo: SQLite has no per-transaction settings here."""
 
     def convert_param_style(self, sql: str) -> str:

@@ -1,0 +1,51 @@
+"""Fixtures giving end-to-end tests a running homeserver process.
+
+``homeserver_sqlite`` and ``homeserver_postgres`` start one server each per
+test session (tests share them, so they must use their own user names and
+rooms); ``homeserver`` runs a test once against each.  ``homeserver_factory``
+starts private servers with custom options and stops them after the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.support.homeserver import Homeserver, start_homeserver
+
+
+@pytest.fixture(scope="session")
+def homeserver_sqlite() -> Iterator[Homeserver]:
+    hs = start_homeserver("sqlite")
+    yield hs
+    hs.stop()
+
+
+@pytest.fixture(scope="session")
+def homeserver_postgres() -> Iterator[Homeserver]:
+    hs = start_homeserver("postgres")
+    yield hs
+    hs.stop()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def homeserver(request: pytest.FixtureRequest) -> Homeserver:
+    return request.getfixturevalue(f"homeserver_{request.param}")
+
+
+@pytest.fixture
+def homeserver_factory() -> Iterator[Callable[..., Homeserver]]:
+    """Call with start_homeserver's arguments; running servers stop at teardown."""
+    started: list[Homeserver] = []
+
+    def start(*args: Any, **kwargs: Any) -> Homeserver:
+        hs = start_homeserver(*args, **kwargs)
+        started.append(hs)
+        return hs
+
+    yield start
+    for hs in started:
+        if hs.process.poll() is None:
+            hs.stop()
