@@ -17,7 +17,6 @@ from synapse.api.errors import (
     Codes,
     InvalidClientTokenError,
     MissingClientTokenError,
-    SynapseError,
 )
 from synapse.types import Requester, UserID
 
@@ -29,14 +28,12 @@ _LAST_SEEN_INTERVAL_MS = 60_000
 
 
 def get_access_token_from_request(request: Request) -> Optional[str]:
-    """The request's access token, or None; 400/401 if it is given twice or malformed."""
+    """The request's access token, or None; 401 M_MISSING_TOKEN if it is given twice or malformed."""
     header_values = request.requestHeaders.getRawHeaders(b"Authorization")
     query_values = request.args.get(b"access_token") if request.args else None
     if header_values:
         if query_values:
-            raise SynapseError(
-                400, "Mixing Authorization headers and access_token query parameters.", Codes.MISSING_TOKEN
-            )
+            raise MissingClientTokenError("Mixing Authorization headers and access_token query parameters.")
         if len(header_values) > 1:
             raise MissingClientTokenError("Too many Authorization headers.")
         scheme, _, token = header_values[0].partition(b" ")

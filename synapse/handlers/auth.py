@@ -150,7 +150,7 @@ class AuthHandler:
         identifier = login_identifier_user(login)
         password = login.get("password")
         if not isinstance(password, str):
-            errcode = Codes.MISSING_PARAM if password is None else Codes.INVALID_PARAM
+            errcode = Codes.MISSING_PARAM if password is None else Codes.BAD_JSON
             raise SynapseError(400, "Missing or invalid 'password'", errcode)
         try:
             user_id = await self.resolve_user_id(identifier)
@@ -321,5 +321,5 @@ def login_identifier_user(login: dict[str, Any]) -> Any:
 
 def check_password_param(password: Any, name: str = "password") -> str:
     if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
-        raise SynapseError(400, f"Invalid {name}", Codes.INVALID_PARAM)
+        raise SynapseError(400, f"Invalid {name}", Codes.BAD_JSON)
     return password

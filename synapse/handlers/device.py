@@ -83,7 +83,7 @@ def _check_display_name(display_name: Any) -> Optional[str]:
     if display_name is None:
         return None
     if not isinstance(display_name, str):
-        raise SynapseError(400, "'display_name' must be a string", Codes.INVALID_PARAM)
+        raise SynapseError(400, "'display_name' must be a string", Codes.BAD_JSON)
     if len(display_name) > MAX_DEVICE_DISPLAY_NAME_LEN:
         raise SynapseError(400, f"Device display name is too long (max {MAX_DEVICE_DISPLAY_NAME_LEN})", Codes.TOO_LARGE)
     return display_name

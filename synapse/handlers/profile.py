@@ -51,24 +51,33 @@ class ProfileHandler:
         return self._hs.stores.profile
 
     async def get_profile(self, user_id: str) -> dict[str, Any]:
-        """Every field of the profile (unset displayname/avatar_url omitted); 404 if unknown."""
-        user = UserID.from_string(user_id)
-        profile = None
-        if user.domain == self._hs.hostname:
-            profile = await self._store.get_profile(user_id)
-        if profile is None:
+        """Every field of the profile (unset displayname/avatar_url omitted); 404 if unknown or empty."""
+        profile = await self._load_profile(user_id)
+        if not profile:
+            # the spec's 404 covers "no profile information" as well as "no such user"
             raise NotFoundError("Profile was not found")
-        result: dict[str, Any] = await self._store.get_custom_fields(user_id)
-        result.update({k: v for k, v in profile.items() if v is not None})
-        return result
+        return profile
 
     async def get_profile_field(self, user_id: str, field: str) -> Any:
         """One field's value; 404 if the user or the field does not exist."""
         check_field_name(field)
-        profile = await self.get_profile(user_id)
+        profile = await self._load_profile(user_id)
+        if profile is None:
+            raise NotFoundError("Profile was not found")
         if field not in profile:
             raise NotFoundError("Profile field not found")
         return profile[field]
+
+    async def _load_profile(self, user_id: str) -> Optional[dict[str, Any]]:
+        """All set fields of a local user's profile, or None if there is no such local user."""
+        if UserID.from_string(user_id).domain != self._hs.hostname:
+            return None
+        profile = await self._store.get_profile(user_id)
+        if profile is None:
+            return None
+        result: dict[str, Any] = await self._store.get_custom_fields(user_id)
+        result.update({k: v for k, v in profile.items() if v is not None})
+        return result
 
     async def set_profile_field(self, requester: Requester, user_id: str, field: str, value: Any) -> None:
         """Sets one field; for displayname/avatar_url "" or None clears it and rooms are told."""
@@ -79,7 +88,7 @@ class ProfileHandler:
             return
         if field == "m.tz" and not isinstance(value, str):
             raise SynapseError(400, "'m.tz' must be a string", Codes.INVALID_PARAM)
-        profile = await self.get_profile(user_id)
+        profile = await self._load_profile(user_id) or {}
         profile[field] = value
         if len(encode_canonical_json(profile)) > MAX_PROFILE_BYTES:
             raise SynapseError(400, f"Profile would exceed {MAX_PROFILE_BYTES} bytes", PROFILE_TOO_LARGE)

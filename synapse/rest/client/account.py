@@ -45,7 +45,7 @@ class PasswordRestServlet(RestServlet):
             raise SynapseError(403, "Password changes are disabled", Codes.FORBIDDEN)
         logout_devices = body.get("logout_devices", True)
         if not isinstance(logout_devices, bool):
-            raise SynapseError(400, "'logout_devices' must be a boolean", Codes.INVALID_PARAM)
+            raise SynapseError(400, "'logout_devices' must be a boolean", Codes.BAD_JSON)
         if "new_password" in body:
             check_password_param(body["new_password"], "new_password")
         await self._auth_handler.validate_user_via_ui_auth(requester, request, body)
@@ -76,8 +76,8 @@ class DeactivateAccountRestServlet(RestServlet):
         requester = await self._auth.get_user_by_req(request)
         erase = body.get("erase", False)
         if not isinstance(erase, bool):
-            raise SynapseError(400, "'erase' must be a boolean", Codes.INVALID_PARAM)
+            raise SynapseError(400, "'erase' must be a boolean", Codes.BAD_JSON)
         await self._auth_handler.validate_user_via_ui_auth(requester, request, body)
         await self._deactivate_handler.deactivate_account(requester.user_id, erase=erase)
-        # no identity servers are bound to accounts here
-        return 200, {"id_server_unbind_result": "no-support"}
+        # no identity server bindings exist here, so there was nothing to unbind
+        return 200, {"id_server_unbind_result": "success"}

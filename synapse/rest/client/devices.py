@@ -41,7 +41,7 @@ class DeleteDevicesRestServlet(RestServlet):
         assert_params_in_dict(body, ["devices"])
         devices = body["devices"]
         if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
-            raise SynapseError(400, "'devices' must be a list of device ids", Codes.INVALID_PARAM)
+            raise SynapseError(400, "'devices' must be a list of device ids", Codes.BAD_JSON)
         await self._auth_handler.validate_user_via_ui_auth(requester, request, body)
         await self._device_handler.delete_devices(requester.user_id, devices)
         return 200, {}

@@ -35,7 +35,7 @@ class LoginRestServlet(RestServlet):
             raise SynapseError(400, "Unknown login type", Codes.UNKNOWN)
         device_id = body.get("device_id")
         if device_id is not None and not isinstance(device_id, str):
-            raise SynapseError(400, "'device_id' must be a string", Codes.INVALID_PARAM)
+            raise SynapseError(400, "'device_id' must be a string", Codes.BAD_JSON)
         display_name = body.get("initial_device_display_name")
 
         user_id = await self._auth_handler.check_password_login(body)

@@ -75,7 +75,7 @@ class RegisterRestServlet(RestServlet):
 
     async def _register_guest(self, body: dict[str, Any], client_ip: str) -> tuple[int, Any]:
         if not self._config.allow_guest_access:
-            raise SynapseError(403, "Guest access is disabled", Codes.GUEST_ACCESS_FORBIDDEN)
+            raise SynapseError(403, "Guest access is disabled", Codes.FORBIDDEN)
         user_id = await self._registration_handler.register_user(None, None, is_guest=True)
         self._registration_handler.ratelimiter.record_action(client_ip)
         return 200, await self._login_result(user_id, body)
@@ -95,11 +95,11 @@ class RegisterRestServlet(RestServlet):
 def _check_login_params(body: dict[str, Any]) -> None:
     """Rejects bad login options before anything is created."""
     if not isinstance(body.get("inhibit_login", False), bool):
-        raise SynapseError(400, "'inhibit_login' must be a boolean", Codes.INVALID_PARAM)
+        raise SynapseError(400, "'inhibit_login' must be a boolean", Codes.BAD_JSON)
     if not isinstance(body.get("device_id", ""), str):
-        raise SynapseError(400, "'device_id' must be a string", Codes.INVALID_PARAM)
+        raise SynapseError(400, "'device_id' must be a string", Codes.BAD_JSON)
     if not isinstance(body.get("initial_device_display_name", ""), str):
-        raise SynapseError(400, "'initial_device_display_name' must be a string", Codes.INVALID_PARAM)
+        raise SynapseError(400, "'initial_device_display_name' must be a string", Codes.BAD_JSON)
 
 
 class RegisterAvailableRestServlet(RestServlet):
