@@ -23,6 +23,13 @@ def client(homeserver: Homeserver) -> Client:
     return Client(homeserver.base_url)
 
 
+@pytest.fixture
+def ours(homeserver: Homeserver) -> bool:
+    """False against the reference Synapse: assertions guarded by it check
+    choices of ours where the spec leaves room (errcodes, stricter validation)."""
+    return not homeserver.is_reference_synapse()
+
+
 def _admin_body(hs: Homeserver, client: Client, username: str, admin: bool = False, **extra: object) -> dict:
     status, body = client.get(ADMIN_REGISTER)
     assert status == 200 and len(body["nonce"]) >= 16
@@ -57,18 +64,21 @@ def test_shared_secret_registration_with_user_type(client: Client, homeserver: H
     assert client.post(ADMIN_REGISTER, body)[0] == 200
 
 
-def test_shared_secret_registration_errors(client: Client, homeserver: Homeserver) -> None:
+def test_shared_secret_registration_errors(client: Client, homeserver: Homeserver, ours: bool) -> None:
     body = _admin_body(homeserver, client, unique("mac"))
     body["mac"] = "0" * 40
     status, err = client.post(ADMIN_REGISTER, body)
-    assert (status, err["errcode"]) == (403, "M_FORBIDDEN")
+    assert status == 403
+    if ours:
+        assert err["errcode"] == "M_FORBIDDEN"
     # a wrong MAC still spends the nonce
     body["mac"] = admin_mac(homeserver.registration_shared_secret, body["nonce"], body["username"], "adm-pw", False)
     assert client.post(ADMIN_REGISTER, body)[0] == 400
 
-    body = _admin_body(homeserver, client, unique("flag"))
-    body["admin"] = "yes"
-    assert client.post(ADMIN_REGISTER, body)[1]["errcode"] == "M_INVALID_PARAM"
+    if ours:
+        body = _admin_body(homeserver, client, unique("flag"))
+        body["admin"] = "yes"
+        assert client.post(ADMIN_REGISTER, body)[1]["errcode"] == "M_INVALID_PARAM"
     body = _admin_body(homeserver, client, unique("nomac"))
     del body["mac"]
     assert client.post(ADMIN_REGISTER, body)[0] == 400
@@ -150,8 +160,9 @@ def test_registration_disabled() -> None:
         assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
         status, body = client.get("/register/available?username=someone")
         assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
-        status, body = client.get(ADMIN_REGISTER)
-        assert status == 400
-        assert "not enabled" in body["error"]
+        if not hs.is_reference_synapse():  # Synapse falls back to a secret of its own
+            status, body = client.get(ADMIN_REGISTER)
+            assert status == 400
+            assert "not enabled" in body["error"]
     finally:
         hs.stop()

@@ -17,6 +17,13 @@ def homeserver(request: pytest.FixtureRequest) -> Iterator[Homeserver]:
 
 
 @pytest.fixture
+def ours(homeserver: Homeserver) -> bool:
+    """False against the reference Synapse: assertions guarded by it check
+    choices of ours where the spec leaves room (errcodes, stricter validation)."""
+    return not homeserver.is_reference_synapse()
+
+
+@pytest.fixture
 def alice(homeserver: Homeserver) -> Client:
     client = Client(homeserver.base_url)
     client.register(unique("alice"), initial_device_display_name="First")
@@ -130,18 +137,22 @@ def test_change_password_keeping_devices(alice: Client) -> None:
     assert other.get("/account/whoami")[0] == 200
 
 
-def test_change_password_bad_input(alice: Client) -> None:
+def test_change_password_bad_input(alice: Client, ours: bool) -> None:
     assert alice.post("/account/password", {"new_password": 1})[1]["errcode"] == "M_BAD_JSON"
     assert alice.post("/account/password", {"new_password": "x", "logout_devices": "no"})[1]["errcode"] == (
         "M_BAD_JSON"
     )
-    assert Client(alice.base_url).post("/account/password", {"new_password": "x"})[1]["errcode"] == ("M_MISSING_TOKEN")
-    status, body = alice.post("/account/password", {})
-    status, body = alice.post("/account/password", {"auth": alice.password_auth(body["session"])})
-    assert (status, body["errcode"]) == (400, "M_MISSING_PARAM")
+    status, body = Client(alice.base_url).post("/account/password", {"new_password": "x"})
+    assert status == 401
+    if ours:  # Synapse offers an email reset flow to token-less requests
+        assert body["errcode"] == "M_MISSING_TOKEN"
+    if ours:  # Synapse answers 500 here
+        status, body = alice.post("/account/password", {})
+        status, body = alice.post("/account/password", {"auth": alice.password_auth(body["session"])})
+        assert (status, body["errcode"]) == (400, "M_MISSING_PARAM")
 
 
-def test_deactivate(alice: Client) -> None:
+def test_deactivate(alice: Client, ours: bool) -> None:
     name = alice.user_id
     status, body = alice.post("/account/deactivate", {})
     assert status == 401 and body["flows"] == [{"stages": ["m.login.password"]}]
@@ -151,13 +162,15 @@ def test_deactivate(alice: Client) -> None:
     status, body = Client(alice.base_url).post(
         "/login", {"type": "m.login.password", "user": name, "password": "secret-pw"}
     )
-    assert (status, body["errcode"]) == (403, "M_USER_DEACTIVATED")
+    assert status == 403
+    if ours:  # Synapse says M_FORBIDDEN once the password is gone
+        assert body["errcode"] == "M_USER_DEACTIVATED"
     localpart = name[1:].split(":")[0]
     status, body = alice.get(f"/register/available?username={localpart}")
     assert (status, body["errcode"]) == (400, "M_USER_IN_USE")
 
 
-def test_profile(alice: Client, homeserver: Homeserver) -> None:
+def test_profile(alice: Client, ours: bool) -> None:
     uid = alice.user_id
     localpart = uid[1:].split(":")[0]
     anon = Client(alice.base_url)
@@ -172,14 +185,15 @@ def test_profile(alice: Client, homeserver: Homeserver) -> None:
     # clearing a field removes it from the profile
     assert alice.put(f"/profile/{uid}/avatar_url", {"avatar_url": ""}) == (200, {})
     status, body = anon.get(f"/profile/{uid}/avatar_url")
-    assert (status, body["errcode"]) == (404, "M_NOT_FOUND")
+    if ours:  # the spec's 404 for an unset field; Synapse answers 200 {}
+        assert (status, body["errcode"]) == (404, "M_NOT_FOUND")
     assert alice.delete(f"/profile/{uid}/displayname") == (200, {})
     # an empty profile is "no profile information": 404
     status, body = anon.get(f"/profile/{uid}")
     assert (status, body["errcode"]) == (404, "M_NOT_FOUND")
 
 
-def test_custom_profile_fields(alice: Client) -> None:
+def test_custom_profile_fields(alice: Client, ours: bool) -> None:
     uid = alice.user_id
     anon = Client(alice.base_url)
     assert alice.put(f"/profile/{uid}/m.tz", {"m.tz": "Europe/London"}) == (200, {})
@@ -193,10 +207,11 @@ def test_custom_profile_fields(alice: Client) -> None:
     assert alice.delete(f"/profile/{uid}/org.example.pets") == (200, {})
     assert anon.get(f"/profile/{uid}/org.example.pets")[1]["errcode"] == "M_NOT_FOUND"
 
-    assert alice.put(f"/profile/{uid}/m.tz", {"m.tz": 1})[1]["errcode"] == "M_INVALID_PARAM"
-    for bad_key in ("Upper.case", "nodots", "trailing.", "x.y-z"):
-        status, body = alice.put(f"/profile/{uid}/{bad_key}", {bad_key: 1})
-        assert (status, body["errcode"]) == (400, "M_INVALID_PARAM"), bad_key
+    if ours:  # the spec's key grammar and m.tz type; Synapse accepts these
+        assert alice.put(f"/profile/{uid}/m.tz", {"m.tz": 1})[1]["errcode"] == "M_INVALID_PARAM"
+        for bad_key in ("Upper.case", "nodots", "trailing.", "x.y-z"):
+            status, body = alice.put(f"/profile/{uid}/{bad_key}", {bad_key: 1})
+            assert (status, body["errcode"]) == (400, "M_INVALID_PARAM"), bad_key
     long_key = "a." + "b" * 260
     assert alice.put(f"/profile/{uid}/{long_key}", {long_key: 1})[1]["errcode"] == "M_KEY_TOO_LARGE"
     status, body = alice.put(f"/profile/{uid}/org.example.big", {"org.example.big": "x" * 70_000})
@@ -208,24 +223,33 @@ def test_custom_profile_fields(alice: Client) -> None:
     assert bob.delete(f"/profile/{uid}/m.tz")[1]["errcode"] == "M_FORBIDDEN"
 
 
-def test_profile_errors(alice: Client, homeserver: Homeserver) -> None:
+def test_profile_errors(alice: Client, homeserver: Homeserver, ours: bool) -> None:
     uid = alice.user_id
     bob = Client(alice.base_url)
     bob.register(unique("bobp"))
     ghost = f"@{unique('ghost')}:{homeserver.server_name}"
     for path in (f"/profile/{ghost}", f"/profile/{ghost}/displayname", f"/profile/{ghost}/avatar_url"):
         status, body = alice.get(path)
-        assert (status, body["errcode"]) == (404, "M_NOT_FOUND"), path
+        assert status == 404, path
+        if ours:  # Synapse says M_UNKNOWN for the whole profile
+            assert body["errcode"] == "M_NOT_FOUND", path
     assert alice.get("/profile/not-a-user-id")[0] == 400
     status, body = bob.put(f"/profile/{uid}/displayname", {"displayname": "hacked"})
-    assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
+    assert body["errcode"] == "M_FORBIDDEN"
+    if ours:  # the spec's 403; Synapse answers 400
+        assert status == 403
     status, body = Client(alice.base_url).put(f"/profile/{uid}/displayname", {"displayname": "x"})
     assert (status, body["errcode"]) == (401, "M_MISSING_TOKEN")
     assert alice.put(f"/profile/{uid}/displayname", {})[1]["errcode"] == "M_MISSING_PARAM"
     assert alice.put(f"/profile/{uid}/displayname", {"displayname": 3})[1]["errcode"] == "M_INVALID_PARAM"
     assert alice.put(f"/profile/{uid}/avatar_url", {"avatar_url": ["x"]})[1]["errcode"] == "M_INVALID_PARAM"
-    assert alice.put(f"/profile/{uid}/displayname", {"displayname": "x" * 257})[1]["errcode"] == "M_INVALID_PARAM"
-    assert alice.put(f"/profile/{uid}/avatar_url", {"avatar_url": "x" * 1001})[1]["errcode"] == "M_INVALID_PARAM"
+    too_long = (
+        alice.put(f"/profile/{uid}/displayname", {"displayname": "x" * 257}),
+        alice.put(f"/profile/{uid}/avatar_url", {"avatar_url": "x" * 1001}),
+    )
+    assert [status for status, _ in too_long] == [400, 400]
+    if ours:  # Synapse says M_UNKNOWN
+        assert [body["errcode"] for _, body in too_long] == ["M_INVALID_PARAM", "M_INVALID_PARAM"]
     assert alice.put(f"/profile/{uid}/displayname", b"{{")[1]["errcode"] == "M_NOT_JSON"
     assert alice.put(f"/profile/{uid}/displayname", b"[]")[1]["errcode"] == "M_BAD_JSON"
     assert alice.get(f"/profile/{uid}/displayname")[1]["displayname"] != "hacked"

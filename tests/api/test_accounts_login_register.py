@@ -21,14 +21,23 @@ def client(homeserver: Homeserver) -> Client:
     return Client(homeserver.base_url)
 
 
-def test_versions(client: Client) -> None:
+@pytest.fixture
+def ours(homeserver: Homeserver) -> bool:
+    """False against the reference Synapse: assertions guarded by it check
+    choices of ours where the spec leaves room (errcodes, stricter validation)."""
+    return not homeserver.is_reference_synapse()
+
+
+def test_versions(client: Client, ours: bool) -> None:
     status, body = client.get("/_matrix/client/versions")
     assert status == 200
     assert "v1.1" in body["versions"] and "r0.6.1" in body["versions"]
-    assert body["unstable_features"] == {}
+    assert isinstance(body["unstable_features"], dict)
+    if ours:
+        assert body["unstable_features"] == {}
 
 
-def test_capabilities(client: Client) -> None:
+def test_capabilities(client: Client, ours: bool) -> None:
     assert client.get("/capabilities")[1]["errcode"] == "M_MISSING_TOKEN"
     client.register(unique("caps"))
     status, body = client.get("/capabilities")
@@ -37,11 +46,15 @@ def test_capabilities(client: Client) -> None:
     assert caps["m.change_password"] == {"enabled": True}
     assert caps["m.set_displayname"] == {"enabled": True}
     assert caps["m.set_avatar_url"] == {"enabled": True}
-    assert caps["m.3pid_changes"] == {"enabled": False}
-    assert caps["m.profile_fields"] == {"enabled": True}
+    assert caps["m.profile_fields"]["enabled"] is True
+    if ours:  # no third-party identifiers here; Synapse supports them
+        assert caps["m.3pid_changes"] == {"enabled": False}
     versions = caps["m.room_versions"]
     assert versions["default"] in versions["available"]
-    assert versions["available"] == {str(v): "stable" for v in range(1, 13)}
+    stable = {str(v): "stable" for v in range(1, 13)}
+    assert stable.items() <= versions["available"].items()
+    if ours:
+        assert versions["available"] == stable
 
 
 def test_register_uia_flow(client: Client, homeserver: Homeserver) -> None:
@@ -70,7 +83,7 @@ def test_register_username_is_lowercased_and_taken(client: Client) -> None:
     name = unique("Case")
     body = client.register(name)
     assert body["user_id"].startswith(f"@{name.lower()}:")
-    status, err = client.post("/register", {"username": name.lower(), "password": "x"})
+    status, err = Client(client.base_url).post("/register", {"username": name.lower(), "password": "x"})
     assert (status, err["errcode"]) == (400, "M_USER_IN_USE")
 
 
@@ -91,18 +104,21 @@ def test_register_without_username_gets_generated_id(client: Client) -> None:
     assert status == 200 and body["user_id"].startswith("@")
 
 
-def test_register_bad_input(client: Client) -> None:
+def test_register_bad_input(client: Client, ours: bool) -> None:
     assert client.post("/register", b"{not json")[1]["errcode"] == "M_NOT_JSON"
     status, body = client.post("/register", b"[1]")
     assert (status, body["errcode"]) == (400, "M_BAD_JSON")
-    for bad in ("", "has space", "caf\u00e9", "_reserved", "x" * 300, 17):
+    for bad in ("", "has space", "caf\u00e9", "_reserved", "x" * 300, *((17,) if ours else ())):
         status, body = client.post("/register", {"username": bad, "password": "pw"})
         assert (status, body["errcode"]) == (400, "M_INVALID_USERNAME"), bad
     status, body = client.post("/register", {"username": unique("np"), "password": 12})
-    assert (status, body["errcode"]) == (400, "M_BAD_JSON")
-    for bad_option in ({"inhibit_login": "yes"}, {"device_id": 5}, {"initial_device_display_name": []}):
-        status, body = client.post("/register", {"username": unique("opt"), "password": "pw", **bad_option})
-        assert (status, body["errcode"]) == (400, "M_BAD_JSON"), bad_option
+    assert status == 400
+    if ours:  # Synapse says M_UNKNOWN
+        assert body["errcode"] == "M_BAD_JSON"
+    if ours:  # Synapse checks these only after user-interactive auth
+        for bad_option in ({"inhibit_login": "yes"}, {"device_id": 5}, {"initial_device_display_name": []}):
+            status, body = client.post("/register", {"username": unique("opt"), "password": "pw", **bad_option})
+            assert (status, body["errcode"]) == (400, "M_BAD_JSON"), bad_option
     # no password at all: UIA first, then M_MISSING_PARAM
     status, body = client.post("/register", {"username": unique("np")})
     assert status == 401
@@ -111,16 +127,20 @@ def test_register_bad_input(client: Client) -> None:
     status, body = client.post("/register", {"auth": {"type": "m.login.dummy", "session": "nope"}})
     assert status == 400
     status, body = client.post("/register?kind=guest", {})
-    assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
+    assert status == 403
+    if ours:  # the spec's example errcode; Synapse says M_UNKNOWN
+        assert body["errcode"] == "M_FORBIDDEN"
 
 
-def test_register_session_cannot_switch_endpoint(client: Client) -> None:
+def test_register_session_cannot_switch_endpoint(client: Client, ours: bool) -> None:
     status, body = client.post("/register", {"username": unique("sw"), "password": "pw"})
     session = body["session"]
     user = Client(client.base_url)
     user.register(unique("sw2"))
     status, body = user.post("/delete_devices", {"devices": [], "auth": user.password_auth(session)})
-    assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
+    assert status == 403
+    if ours:
+        assert body["errcode"] == "M_FORBIDDEN"
 
 
 def test_register_available(client: Client) -> None:
@@ -136,7 +156,8 @@ def test_register_available(client: Client) -> None:
 
 
 def test_login_flows(client: Client) -> None:
-    assert client.get("/login") == (200, {"flows": [{"type": "m.login.password"}]})
+    status, body = client.get("/login")
+    assert status == 200 and {"type": "m.login.password"} in body["flows"]
 
 
 def test_login_variants(client: Client, homeserver: Homeserver) -> None:
@@ -165,16 +186,14 @@ def test_login_device_reuse(client: Client) -> None:
     assert first.device_id == second.device_id == "KEEPME"
     assert first.token != second.token
     status, devices = client.get("/devices")
-    assert [d for d in devices["devices"] if d["device_id"] == "KEEPME"] == [
-        {"device_id": "KEEPME", "display_name": "Laptop"}
-    ]
+    assert [d["display_name"] for d in devices["devices"] if d["device_id"] == "KEEPME"] == ["Laptop"]
     # both tokens work until that device is logged out
     assert first.get("/account/whoami")[0] == 200
     assert second.post("/logout")[0] == 200
     assert first.get("/account/whoami")[1]["errcode"] == "M_UNKNOWN_TOKEN"
 
 
-def test_login_errors(client: Client) -> None:
+def test_login_errors(client: Client, ours: bool) -> None:
     name = unique("lerr")
     client.register(name, "right")
     anon = Client(client.base_url)
@@ -184,10 +203,13 @@ def test_login_errors(client: Client) -> None:
     assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
     status, body = anon.post("/login", {"type": "m.login.password", "user": "@x:elsewhere.example", "password": "x"})
     assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
-    assert anon.post("/login", {"password": "x"})[1]["errcode"] == "M_MISSING_PARAM"
-    assert anon.post("/login", {"type": "m.login.password", "password": "x"})[1]["errcode"] == "M_MISSING_PARAM"
-    status, body = anon.post("/login", {"type": "m.login.bogus"})
-    assert (status, body["errcode"]) == (400, "M_UNKNOWN")
+    missing_type = anon.post("/login", {"password": "x"})
+    missing_user = anon.post("/login", {"type": "m.login.password", "password": "x"})
+    unknown_type = anon.post("/login", {"type": "m.login.bogus"})
+    assert (missing_type[0], missing_user[0], unknown_type[0]) == (400, 400, 400)
+    if ours:  # Synapse's validation says M_UNKNOWN / M_INVALID_PARAM here
+        assert missing_type[1]["errcode"] == missing_user[1]["errcode"] == "M_MISSING_PARAM"
+        assert unknown_type[1]["errcode"] == "M_UNKNOWN"
     status, body = anon.post(
         "/login", {"type": "m.login.password", "identifier": {"type": "m.id.weird"}, "password": "x"}
     )
