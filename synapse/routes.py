@@ -76,8 +76,42 @@ def _accounts_routes() -> list[Route]:
 
 
 def _rooms_routes() -> list[Route]:
-    return []
+    from synapse.rest.client import directory, room
+
+    # As in Synapse's worker docs: room writes run on any process (events
+    # reach the room's event persister through hs.event_persister); forget
+    # and directory visibility are main-process only.
+    return [
+        Route(room.RoomCreateRestServlet),
+        Route(room.JoinRoomAliasServlet),
+        Route(room.RoomMembershipRestServlet),
+        Route(room.RoomForgetRestServlet, runs_on="main"),
+        Route(room.RoomSendEventRestServlet),
+        Route(room.RoomRedactEventRestServlet),
+        Route(room.RoomStateEventRestServlet),
+        Route(room.RoomStateRestServlet),
+        Route(directory.ClientDirectoryServer),
+        Route(directory.RoomAliasListServlet),
+        Route(directory.ClientDirectoryListServer, runs_on="main"),
+        Route(directory.PublicRoomListRestServlet),
+    ]
 
 
 def _reading_routes() -> list[Route]:
-    return []
+    from synapse.rest.client import events, filter, initial_sync, room_read, sync
+
+    return [
+        Route(sync.SyncServlet, sticky_by="user"),
+        Route(events.EventStreamServlet, sticky_by="user"),
+        Route(events.EventServlet, runs_on="main"),
+        Route(initial_sync.InitialSyncServlet),
+        Route(room_read.RoomInitialSyncServlet),
+        Route(filter.CreateFilterServlet),
+        Route(filter.GetFilterServlet),
+        Route(room_read.RoomMessagesServlet, sticky_by="room"),
+        Route(room_read.RoomContextServlet),
+        Route(room_read.RoomEventServlet),
+        Route(room_read.RoomMembersServlet),
+        Route(room_read.JoinedMembersServlet),
+        Route(room_read.JoinedRoomsServlet),
+    ]
