@@ -40,7 +40,39 @@ def build_routes() -> list[Route]:
 
 
 def _accounts_routes() -> list[Route]:
-    return []
+    from synapse.rest.admin.register import UserRegisterServlet
+    from synapse.rest.admin.server_version import ServerVersionServlet
+    from synapse.rest.client.account import DeactivateAccountRestServlet, PasswordRestServlet, WhoamiRestServlet
+    from synapse.rest.client.capabilities import CapabilitiesRestServlet
+    from synapse.rest.client.devices import DeleteDevicesRestServlet, DeviceRestServlet, DevicesRestServlet
+    from synapse.rest.client.login import LoginRestServlet
+    from synapse.rest.client.logout import LogoutAllRestServlet, LogoutRestServlet
+    from synapse.rest.client.profile import ProfileFieldRestServlet, ProfileRestServlet
+    from synapse.rest.client.register import RegisterAvailableRestServlet, RegisterRestServlet
+    from synapse.rest.client.versions import VersionsRestServlet
+
+    # Accounts tables are not streams: generic workers may serve logins,
+    # registrations and profile reads/writes (as in Synapse's worker docs).
+    # Token deletion stays on main until token cache invalidation is a stream.
+    return [
+        Route(VersionsRestServlet),
+        Route(CapabilitiesRestServlet),
+        Route(LoginRestServlet),
+        Route(RegisterRestServlet),
+        Route(RegisterAvailableRestServlet),
+        Route(WhoamiRestServlet),
+        Route(DevicesRestServlet),
+        Route(ProfileRestServlet),
+        Route(ProfileFieldRestServlet),
+        Route(LogoutRestServlet, runs_on="main"),
+        Route(LogoutAllRestServlet, runs_on="main"),
+        Route(PasswordRestServlet, runs_on="main"),
+        Route(DeactivateAccountRestServlet, runs_on="main"),
+        Route(DeviceRestServlet, runs_on="main"),
+        Route(DeleteDevicesRestServlet, runs_on="main"),
+        Route(UserRegisterServlet, resource="admin", runs_on="main"),
+        Route(ServerVersionServlet, resource="admin", runs_on="main"),
+    ]
 
 
 def _rooms_routes() -> list[Route]:
