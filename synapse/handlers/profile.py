@@ -25,9 +25,6 @@ MAX_AVATAR_URL_LEN = 1000
 # the spec's limits for custom fields: key length in bytes and whole profile size
 MAX_FIELD_KEY_BYTES = 255
 MAX_PROFILE_BYTES = 64 * 1024
-# errcodes of spec v1.16 not (yet) in synapse.api.errors.Codes
-PROFILE_TOO_LARGE = "M_PROFILE_TOO_LARGE"
-KEY_TOO_LARGE = "M_KEY_TOO_LARGE"
 
 # displayname and avatar_url live in the profiles table and reach rooms
 MEMBER_FIELDS = ("displayname", "avatar_url")
@@ -37,7 +34,7 @@ _FIELD_NAME_RE = re.compile(r"^(avatar_url|displayname|m\.tz|[a-z][a-z0-9_]*(\.[
 def check_field_name(field: str) -> None:
     """400 M_KEY_TOO_LARGE / M_INVALID_PARAM unless `field` is a key the spec allows."""
     if len(field.encode("utf-8")) > MAX_FIELD_KEY_BYTES:
-        raise SynapseError(400, f"Profile key is longer than {MAX_FIELD_KEY_BYTES} bytes", KEY_TOO_LARGE)
+        raise SynapseError(400, f"Profile key is longer than {MAX_FIELD_KEY_BYTES} bytes", Codes.KEY_TOO_LARGE)
     if not _FIELD_NAME_RE.match(field):
         raise SynapseError(400, "Invalid profile key", Codes.INVALID_PARAM)
 
@@ -91,7 +88,7 @@ class ProfileHandler:
         profile = await self._load_profile(user_id) or {}
         profile[field] = value
         if len(encode_canonical_json(profile)) > MAX_PROFILE_BYTES:
-            raise SynapseError(400, f"Profile would exceed {MAX_PROFILE_BYTES} bytes", PROFILE_TOO_LARGE)
+            raise SynapseError(400, f"Profile would exceed {MAX_PROFILE_BYTES} bytes", Codes.PROFILE_TOO_LARGE)
         await self._store.set_custom_field(user_id, field, value)
 
     async def delete_profile_field(self, requester: Requester, user_id: str, field: str) -> None:
