@@ -24,6 +24,9 @@ class Route:
     # requests that must reach one process per key ("room" for /messages
     # pagination, "user" for /sync); None when any process will do
     sticky_by: Optional[str] = None
+    # the stream whose writer must receive the request (typing, to_device,
+    # account_data, receipts, presence, push_rules); None for any process
+    stream: Optional[str] = None
 
 
 def build_routes() -> list[Route]:

@@ -178,7 +178,7 @@ class _Planner:
 
     def upstream_for(self, route: Any) -> str:
         resource = route.resource
-        stream = getattr(route, "stream", None)
+        stream = route.stream
         if stream:
             if stream not in STREAMS:
                 raise RoutingError(f"route {route.servlet.__name__}: unknown stream {stream!r}")

@@ -12,19 +12,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 
-import attrs
-
 from synapse.http.servlet import RestServlet, client_patterns, path_pattern
 from synapse.routes import Route
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
-
-
-@attrs.frozen
-class StreamRoute(Route):
-    """The proposed Route field: requests must reach the writer of `stream`."""
-
-    stream: Optional[str] = None
 
 
 class FakeSync(RestServlet):
@@ -99,7 +90,7 @@ FAKE_ROUTES = [
     Route(FakeEventStream, sticky_by="user"),
     Route(FakeInitialSync, sticky_by="user"),
     Route(FakeMessages, sticky_by="room"),
-    StreamRoute(FakeTyping, stream="typing"),
+    Route(FakeTyping, stream="typing"),
     Route(FakePushRulesRead),
     Route(FakePushRulesWrite, runs_on="main"),
     Route(FakeWhoami),
