@@ -9,7 +9,8 @@ Phases, in order, each with fresh users:
      /sync returning that event;
   c) initial /sync of a small account, each on a freshly logged-in device;
 then the homeserver's RSS. Startup time comes from the runner script and is
-only recorded here (--startup-seconds).
+only recorded here (--startup-seconds). `--summarize A.json B.json ...` prints
+the medians of earlier runs as a Markdown table instead of measuring.
 
 Example (real Synapse started by scripts/run_synapse_baseline.sh):
   /work/venv/bin/python scripts/benchmark.py --base-url http://127.0.0.1:18008 \
@@ -30,6 +31,7 @@ from typing import Any
 from bench.matrix_client import new_session, request
 from bench.procstat import PgPidSource, PhaseMeter, machine_info, process_tree, rss_bytes
 from bench.report import format_report
+from bench.summarize import markdown_table
 from bench.scenarios import (
     Server,
     run_initial_sync,
@@ -41,8 +43,8 @@ from bench.scenarios import (
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--base-url", required=True, help="client API base, e.g. http://127.0.0.1:8008")
-    p.add_argument("--shared-secret", required=True, help="registration_shared_secret of the server")
+    p.add_argument("--base-url", help="client API base, e.g. http://127.0.0.1:8008")
+    p.add_argument("--shared-secret", help="registration_shared_secret of the server")
     p.add_argument("--pid", type=int, action="append", default=[],
                    help="homeserver process id (repeatable); its descendants are included")
     p.add_argument("--pg-pids", default=None,
@@ -68,7 +70,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="startup time measured by the runner, copied into the output")
     p.add_argument("--label", default=None, help="free-text label stored in the JSON")
     p.add_argument("--json", dest="json_out", default=None, help="write results here")
+    p.add_argument("--summarize", nargs="+", metavar="RESULT_JSON",
+                   help="print medians of these result files and exit")
     args = p.parse_args(argv)
+    if not args.summarize and not (args.base_url and args.shared_secret):
+        p.error("--base-url and --shared-secret are required")
     if args.pg_db and args.pg_pids != "auto":
         p.error("--pg-db only applies to --pg-pids auto")
     return args
@@ -145,6 +151,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.summarize:
+        print(markdown_table(args.summarize))
+        return 0
     results = asyncio.run(run(args))
     print(format_report(results))
     if args.json_out:

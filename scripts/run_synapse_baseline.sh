@@ -4,12 +4,15 @@
 # DIR/KIND/, outside the repository; every step is idempotent, so rerunning
 # "start" reuses the existing config, signing key and database.
 #
-# usage: scripts/run_synapse_baseline.sh DIR postgres|sqlite [start|stop|reset|status]
+# usage: scripts/run_synapse_baseline.sh DIR postgres|sqlite [ACTION [BENCHMARK ARGS...]]
 #   start   (default) install/config if missing, start, wait for /health and
 #           print the startup time (also written to DIR/KIND/startup_seconds)
 #   stop    stop the Synapse started by "start" (by its recorded pid)
 #   reset   stop, then drop the database (fresh schema on next start)
 #   status  print pid and health
+#   bench   restart (so startup is timed on a warm schema), run
+#           scripts/benchmark.py with the right pids, write
+#           DIR/KIND/result-TIMESTAMP.json, stop; extra args go to benchmark.py
 #
 # Environment overrides:
 #   SYNAPSE_VENV     venv holding matrix-synapse      (default /work/synapse-venv)
@@ -17,13 +20,15 @@
 #   PORT             client listener port (default 18008 postgres, 18009 sqlite)
 #   SHARED_SECRET    registration_shared_secret       (default bench-shared-secret)
 #   PG_HOST PG_PORT PG_USER PG_DB  PostgreSQL server  (127.0.0.1 5432 postgres synapse_bench)
+#   BENCH_PYTHON     python running benchmark.py      (default /work/venv/bin/python)
 set -euo pipefail
 
-usage() { sed -n '6,12p' "$0" >&2; exit 2; }
+usage() { sed -n '6,15p' "$0" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 DIR=$(realpath -m "$1")
 KIND=$2
 ACTION=${3:-start}
+shift $(( $# < 3 ? $# : 3 ))
 case "$KIND" in
     postgres) DEFAULT_PORT=18008 ;;
     sqlite) DEFAULT_PORT=18009 ;;
@@ -38,7 +43,9 @@ PG_HOST=${PG_HOST:-127.0.0.1}
 PG_PORT=${PG_PORT:-5432}
 PG_USER=${PG_USER:-postgres}
 PG_DB=${PG_DB:-synapse_bench}
+BENCH_PYTHON=${BENCH_PYTHON:-/work/venv/bin/python}
 SERVER_NAME=bench.localhost
+SCRIPTS_DIR=$(dirname "$(realpath "$0")")
 
 HS_DIR="$DIR/$KIND"
 PIDFILE="$HS_DIR/synapse.pid"
@@ -166,7 +173,30 @@ start() {
     secs=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
     echo "$secs" > "$HS_DIR/startup_seconds"
     echo "Synapse $("$PY" -I -c 'import synapse; print(synapse.__version__)') ($KIND) up: pid $pid port $PORT startup ${secs}s"
+    wait_background_updates
     echo "PID=$pid BASE_URL=http://127.0.0.1:$PORT SHARED_SECRET=$SHARED_SECRET STARTUP_SECONDS=$secs"
+}
+
+pending_background_updates() {
+    if [ "$KIND" = postgres ]; then
+        psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" -tAc \
+            "SELECT count(*) FROM background_updates"
+    else
+        "$PY" -I -c 'import sqlite3, sys
+print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM background_updates").fetchone()[0])' \
+            "$HS_DIR/homeserver.db"
+    fi
+}
+
+wait_background_updates() {
+    # A fresh schema queues dozens of background updates that Synapse runs
+    # about one per second; measuring while they run would charge their CPU
+    # to the benchmark.
+    local n
+    n=$(pending_background_updates)
+    [ "$n" -gt 0 ] || return 0
+    echo "waiting for $n background updates to finish..." >&2
+    while [ "$(pending_background_updates)" -gt 0 ]; do sleep 2; done
 }
 
 stop() {
@@ -199,8 +229,26 @@ reset() {
     echo "database reset" >&2
 }
 
+bench() {
+    stop 2>/dev/null
+    start
+    local pid out pg_args=()
+    pid=$(cat "$PIDFILE")
+    out="$HS_DIR/result-$(date -u +%Y%m%dT%H%M%SZ).json"
+    if [ "$KIND" = postgres ]; then
+        pg_args=(--pg-pids auto --pg-db "$PG_DB")
+    fi
+    "$BENCH_PYTHON" "$SCRIPTS_DIR/benchmark.py" --base-url "http://127.0.0.1:$PORT" \
+        --shared-secret "$SHARED_SECRET" --pid "$pid" "${pg_args[@]}" \
+        --startup-seconds "$(cat "$HS_DIR/startup_seconds")" \
+        --label "synapse $KIND" --json "$out" "$@" || { stop; exit 1; }
+    echo "results: $out"
+    stop
+}
+
 case "$ACTION" in
     start) start ;;
+    bench) bench "$@" ;;
     stop) stop ;;
     reset) reset ;;
     status)
