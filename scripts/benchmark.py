@@ -29,7 +29,14 @@ import time
 from typing import Any
 
 from bench.matrix_client import new_session, request
-from bench.procstat import PgPidSource, PhaseMeter, machine_info, process_tree, rss_bytes
+from bench.procstat import (
+    PgPidSource,
+    PhaseMeter,
+    load_average,
+    machine_info,
+    process_tree,
+    rss_bytes,
+)
 from bench.report import format_report
 from bench.summarize import markdown_table
 from bench.scenarios import (
@@ -111,6 +118,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "server_version": await server_version(server.base_url),
             "machine": machine_info(),
+            "load_average_before": load_average(),
             "startup_seconds": args.startup_seconds,
             "homeserver_pids": process_tree(args.pid),
             "args": {k: v for k, v in vars(args).items() if k != "shared_secret"},
@@ -145,6 +153,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     results["after_run"] = {
         "homeserver_pids": pids,
         "homeserver_rss_mb": rss_bytes(pids) / 2**20 if pids else None,
+        "load_average": load_average(),
     }
     return results
 

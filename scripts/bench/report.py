@@ -41,6 +41,10 @@ def format_report(results: dict[str, Any]) -> str:
                 _num(send.get("homeserver_plus_db_cpu_s_per_1k_events"), ".2f"),
             ),
             ("benchmark client CPU-s (send phase)", _num(send["client_cpu_s"], ".2f")),
+            (
+                "other processes' CPU-s during send phase (noise)",
+                _num(send.get("other_cpu_s"), ".2f"),
+            ),
         ]
     wake = results.get("sync_wakeup")
     if wake:
@@ -72,6 +76,10 @@ def format_report(results: dict[str, Any]) -> str:
         rows.append(("homeserver RSS after the run", f"{after['homeserver_rss_mb']:.0f} MB"))
     if meta.get("startup_seconds") is not None:
         rows.append(("startup to /health OK (runner)", f"{meta['startup_seconds']:.2f} s"))
+    load = after.get("load_average")
+    if load:
+        rows.append(("load average after (1/5/15 min; >nproc = contended)",
+                     " / ".join(f"{x:.2f}" for x in load)))
     width = max(len(label) for label, _ in rows) if rows else 0
     header = (
         f"{meta['base_url']}  server: {meta.get('server_version') or 'unknown'}"

@@ -41,6 +41,11 @@ FIGURES: list[Figure] = [
     ),
     ("RSS after the run, MB", lambda r: r["after_run"]["homeserver_rss_mb"], ".0f"),
     ("startup to /health OK, s", lambda r: r["meta"]["startup_seconds"], ".2f"),
+    (
+        "other processes' CPU-s during the send phase (noise)",
+        lambda r: r["senders"].get("other_cpu_s"),
+        ".1f",
+    ),
 ]
 
 
