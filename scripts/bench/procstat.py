@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from typing import Iterable
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -169,6 +170,7 @@ class PhaseMeter:
         self._pg = CpuSnapshot(self.pg_pids()) if self.pg_pids else None
         self._client = _own_cpu_seconds()
         self._machine = machine_busy_seconds()
+        self._wall = time.monotonic()
 
     def stop(self) -> dict[str, float | None]:
         hs = CpuSnapshot(process_tree(self.homeserver_roots))
@@ -177,12 +179,16 @@ class PhaseMeter:
         pg_s = pg.seconds_since(self._pg) if pg is not None and self._pg else None
         client_s = _own_cpu_seconds() - self._client
         machine_s = machine_busy_seconds() - self._machine
+        other_s = machine_s - (hs_s or 0.0) - (pg_s or 0.0) - client_s
+        capacity_s = (time.monotonic() - self._wall) * (os.cpu_count() or 1)
         return {
             "homeserver_cpu_s": hs_s,
             "postgres_cpu_s": pg_s,
             "client_cpu_s": client_s,
-            # Everything else that ran meanwhile: the noise indicator.
-            "other_cpu_s": machine_s - (hs_s or 0.0) - (pg_s or 0.0) - client_s,
+            # Everything else that ran meanwhile: the noise indicator, also
+            # as a share of what all CPUs could have done in that time.
+            "other_cpu_s": other_s,
+            "other_cpu_share": other_s / capacity_s if capacity_s > 0 else None,
         }
 
 

@@ -11,6 +11,10 @@ def _num(value: Any, fmt: str = ".1f") -> str:
     return format(value, fmt)
 
 
+def _pct(share: float | None) -> float | None:
+    return None if share is None else share * 100
+
+
 def format_report(results: dict[str, Any]) -> str:
     """Readable summary of the JSON document written by scripts/benchmark.py."""
     meta = results["meta"]
@@ -42,8 +46,9 @@ def format_report(results: dict[str, Any]) -> str:
             ),
             ("benchmark client CPU-s (send phase)", _num(send["client_cpu_s"], ".2f")),
             (
-                "other processes' CPU-s during send phase (noise)",
-                _num(send.get("other_cpu_s"), ".2f"),
+                "other processes' CPU during send phase (noise)",
+                f"{_num(send.get('other_cpu_s'), '.1f')} s = "
+                f"{_num(_pct(send.get('other_cpu_share')), '.0f')}% of all CPUs",
             ),
         ]
     wake = results.get("sync_wakeup")
