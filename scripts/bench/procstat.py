@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from typing import Iterable
+from typing import Callable, Iterable
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -90,11 +90,17 @@ def postgres_pids(database: str | None = None) -> list[int]:
         except (FileNotFoundError, ProcessLookupError):
             continue
         if database is not None:
-            match = _PG_BACKEND_TITLE.match(_cmdline(pid))
-            if match and match.group("db") != database:
+            db = backend_database(pid)
+            if db is not None and db != database:
                 continue
         pids.append(pid)
     return pids
+
+
+def backend_database(pid: int) -> str | None:
+    """Database of a PostgreSQL client backend; None for other processes."""
+    match = _PG_BACKEND_TITLE.match(_cmdline(pid))
+    return match.group("db") if match else None
 
 
 class CpuSnapshot:
@@ -107,15 +113,19 @@ class CpuSnapshot:
             if cpu is not None:
                 self.by_pid[pid] = cpu
 
-    def seconds_since(self, before: "CpuSnapshot") -> float:
-        """CPU used between `before` and this snapshot.
+    def seconds_since(
+        self, before: "CpuSnapshot", only: Callable[[int], bool] | None = None
+    ) -> float:
+        """CPU used between `before` and this snapshot (by pids `only` keeps).
 
         A pid absent from `before` started during the phase and is charged in
         full; one absent now exited and its last interval is lost (for the
         homeserver tree the parent's cutime picks it up once reaped).
         """
         return sum(
-            cpu - before.by_pid.get(pid, 0.0) for pid, cpu in self.by_pid.items()
+            cpu - before.by_pid.get(pid, 0.0)
+            for pid, cpu in self.by_pid.items()
+            if only is None or only(pid)
         )
 
 
@@ -176,7 +186,10 @@ class PhaseMeter:
         hs = CpuSnapshot(process_tree(self.homeserver_roots))
         pg = CpuSnapshot(self.pg_pids()) if self.pg_pids else None
         hs_s = hs.seconds_since(self._hs) if self.homeserver_roots else None
-        pg_s = pg.seconds_since(self._pg) if pg is not None and self._pg else None
+        pg_s = pg_backends_s = None
+        if pg is not None and self._pg is not None:
+            pg_s = pg.seconds_since(self._pg)
+            pg_backends_s = pg.seconds_since(self._pg, self.pg_pids.is_own_backend)
         client_s = _own_cpu_seconds() - self._client
         machine_s = machine_busy_seconds() - self._machine
         other_s = machine_s - (hs_s or 0.0) - (pg_s or 0.0) - client_s
@@ -184,6 +197,10 @@ class PhaseMeter:
         return {
             "homeserver_cpu_s": hs_s,
             "postgres_cpu_s": pg_s,
+            # Of which client backends (of --pg-db if given); the rest is the
+            # server's shared processes: postmaster, WAL writer, checkpointer,
+            # autovacuum (which others' databases can make busy too).
+            "postgres_backends_cpu_s": pg_backends_s,
             "client_cpu_s": client_s,
             # Everything else that ran meanwhile: the noise indicator, also
             # as a share of what all CPUs could have done in that time.
@@ -209,6 +226,10 @@ class PgPidSource:
 
     def __call__(self) -> list[int]:
         return postgres_pids(self.database) if self.auto else list(self.fixed)
+
+    def is_own_backend(self, pid: int) -> bool:
+        db = backend_database(pid)
+        return db is not None and (self.database is None or db == self.database)
 
 
 def machine_busy_seconds() -> float:

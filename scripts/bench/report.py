@@ -41,6 +41,10 @@ def format_report(results: dict[str, Any]) -> str:
                 _num(send["postgres_cpu_s_per_1k_events"], ".2f"),
             ),
             (
+                "  of which client backends",
+                _num(send.get("postgres_backends_cpu_s_per_1k_events"), ".2f"),
+            ),
+            (
                 "homeserver + DB CPU-s per 1,000 events",
                 _num(send.get("homeserver_plus_db_cpu_s_per_1k_events"), ".2f"),
             ),
@@ -57,8 +61,8 @@ def format_report(results: dict[str, Any]) -> str:
         rows += [
             (
                 f"/sync wake-up after send 200 OK ({wake['samples']} samples)"
-                " p50 / p99",
-                f"{w['p50']:.1f} / {w['p99']:.1f} ms",
+                " p50 / p99 (min)",
+                f"{w['p50']:.1f} / {w['p99']:.1f} ms ({w['min']:.1f})",
             ),
             (
                 "  wake-ups without the event (early / after send)",

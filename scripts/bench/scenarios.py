@@ -158,6 +158,10 @@ async def run_senders(
     hs, pg = cpu["homeserver_cpu_s"], cpu["postgres_cpu_s"]
     result["homeserver_cpu_s_per_1k_events"] = hs * per_k if hs is not None else None
     result["postgres_cpu_s_per_1k_events"] = pg * per_k if pg is not None else None
+    pg_backends = cpu["postgres_backends_cpu_s"]
+    result["postgres_backends_cpu_s_per_1k_events"] = (
+        pg_backends * per_k if pg_backends is not None else None
+    )
     if hs is not None:
         result["homeserver_plus_db_cpu_s_per_1k_events"] = (hs + (pg or 0.0)) * per_k
     return result

@@ -39,12 +39,18 @@ FIGURES: list[Figure] = [
         ".2f",
     ),
     (
+        "  of which client backends",
+        lambda r: r["senders"].get("postgres_backends_cpu_s_per_1k_events"),
+        ".2f",
+    ),
+    (
         "homeserver + DB CPU-s per 1,000 events",
         lambda r: r["senders"].get("homeserver_plus_db_cpu_s_per_1k_events"),
         ".2f",
     ),
     ("/sync wake-up p50, ms", lambda r: r["sync_wakeup"]["wakeup_ms"]["p50"], ".1f"),
     ("/sync wake-up p99, ms", lambda r: r["sync_wakeup"]["wakeup_ms"]["p99"], ".1f"),
+    ("/sync wake-up min, ms", lambda r: r["sync_wakeup"]["wakeup_ms"]["min"], ".1f"),
     (
         "initial sync (fresh device), median ms",
         lambda r: r["initial_sync"]["initial_sync_ms"]["p50"],
