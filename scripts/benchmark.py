@@ -28,7 +28,7 @@ import sys
 import time
 from typing import Any
 
-from bench.matrix_client import new_session, request
+from bench.matrix_client import MatrixError, new_session, request
 from bench.procstat import (
     PgPidSource,
     PhaseMeter,
@@ -163,7 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.summarize:
         print(markdown_table(args.summarize))
         return 0
-    results = asyncio.run(run(args))
+    try:
+        results = asyncio.run(run(args))
+    except MatrixError as e:
+        print(f"benchmark aborted: {e}", file=sys.stderr)
+        return 1
     print(format_report(results))
     if args.json_out:
         with open(args.json_out, "w") as f:

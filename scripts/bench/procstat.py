@@ -204,8 +204,11 @@ class PhaseMeter:
             "client_cpu_s": client_s,
             # Everything else that ran meanwhile: the noise indicator, also
             # as a share of what all CPUs could have done in that time.
-            "other_cpu_s": other_s,
-            "other_cpu_share": other_s / capacity_s if capacity_s > 0 else None,
+            # Without --pid the server itself would count as "other".
+            "other_cpu_s": other_s if hs_s is not None else None,
+            "other_cpu_share": (
+                other_s / capacity_s if hs_s is not None and capacity_s > 0 else None
+            ),
         }
 
 

@@ -51,8 +51,12 @@ def format_report(results: dict[str, Any]) -> str:
             ("benchmark client CPU-s (send phase)", _num(send["client_cpu_s"], ".2f")),
             (
                 "other processes' CPU during send phase (noise)",
-                f"{_num(send.get('other_cpu_s'), '.1f')} s = "
-                f"{_num(_pct(send.get('other_cpu_share')), '.0f')}% of all CPUs",
+                (
+                    f"{send['other_cpu_s']:.1f} s = "
+                    f"{_pct(send['other_cpu_share']):.0f}% of all CPUs"
+                    if send.get("other_cpu_share") is not None
+                    else "n/a (needs --pid)"
+                ),
             ),
         ]
     wake = results.get("sync_wakeup")
