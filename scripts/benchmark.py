@@ -28,6 +28,7 @@ import sys
 import time
 from typing import Any
 
+import aiohttp
 from bench.matrix_client import MatrixError, new_session, request
 from bench.procstat import (
     PgPidSource,
@@ -38,7 +39,6 @@ from bench.procstat import (
     rss_bytes,
 )
 from bench.report import format_report
-from bench.summarize import markdown_table
 from bench.scenarios import (
     Server,
     run_initial_sync,
@@ -46,39 +46,88 @@ from bench.scenarios import (
     run_sync_wakeup,
     setup_population,
 )
+from bench.summarize import markdown_table
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--base-url", help="client API base, e.g. http://127.0.0.1:8008")
     p.add_argument("--shared-secret", help="registration_shared_secret of the server")
-    p.add_argument("--pid", type=int, action="append", default=[],
-                   help="homeserver process id (repeatable); its descendants are included")
-    p.add_argument("--pg-pids", default=None,
-                   help="'auto' (rediscover postgres processes at each snapshot) or comma-separated pids")
-    p.add_argument("--pg-db", default=None,
-                   help="with --pg-pids auto: ignore client backends of other databases")
-    p.add_argument("--users", type=int, default=20, help="benchmark users, all joined to all rooms")
+    p.add_argument(
+        "--pid",
+        type=int,
+        action="append",
+        default=[],
+        help="homeserver process id (repeatable); its descendants are included",
+    )
+    p.add_argument(
+        "--pg-pids",
+        default=None,
+        help="'auto' (rediscover postgres processes at each snapshot) or comma-separated pids",
+    )
+    p.add_argument(
+        "--pg-db",
+        default=None,
+        help="with --pg-pids auto: ignore client backends of other databases",
+    )
+    p.add_argument(
+        "--users", type=int, default=20, help="benchmark users, all joined to all rooms"
+    )
     p.add_argument("--rooms", type=int, default=10)
-    p.add_argument("--messages", type=int, default=2000, help="messages sent in phase a")
-    p.add_argument("--concurrency", type=int, default=10, help="concurrent sending clients")
-    p.add_argument("--warmup", type=int, default=100, help="unmeasured messages sent before phase a")
-    p.add_argument("--drain", type=float, default=2.0,
-                   help="seconds after the last send still charged to phase a's CPU")
+    p.add_argument(
+        "--messages", type=int, default=2000, help="messages sent in phase a"
+    )
+    p.add_argument(
+        "--concurrency", type=int, default=10, help="concurrent sending clients"
+    )
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=100,
+        help="unmeasured messages sent before phase a",
+    )
+    p.add_argument(
+        "--drain",
+        type=float,
+        default=2.0,
+        help="seconds after the last send still charged to phase a's CPU",
+    )
     p.add_argument("--sync-samples", type=int, default=100)
-    p.add_argument("--sync-park-ms", type=float, default=100.0,
-                   help="pause between starting the long-poll and sending")
+    p.add_argument(
+        "--sync-park-ms",
+        type=float,
+        default=100.0,
+        help="pause between starting the long-poll and sending",
+    )
     p.add_argument("--initial-sync-samples", type=int, default=20)
-    p.add_argument("--initial-sync-rooms", type=int, default=3,
-                   help="benchmark rooms the small account joins")
-    p.add_argument("--settle", type=float, default=3.0,
-                   help="idle seconds after setup before measuring (background work settles)")
-    p.add_argument("--startup-seconds", type=float, default=None,
-                   help="startup time measured by the runner, copied into the output")
+    p.add_argument(
+        "--initial-sync-rooms",
+        type=int,
+        default=3,
+        help="benchmark rooms the small account joins",
+    )
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=3.0,
+        help="idle seconds after setup before measuring (background work settles)",
+    )
+    p.add_argument(
+        "--startup-seconds",
+        type=float,
+        default=None,
+        help="startup time measured by the runner, copied into the output",
+    )
     p.add_argument("--label", default=None, help="free-text label stored in the JSON")
     p.add_argument("--json", dest="json_out", default=None, help="write results here")
-    p.add_argument("--summarize", nargs="+", metavar="RESULT_JSON",
-                   help="print medians of these result files and exit")
+    p.add_argument(
+        "--summarize",
+        nargs="+",
+        metavar="RESULT_JSON",
+        help="print medians of these result files and exit",
+    )
     args = p.parse_args(argv)
     if not args.summarize and not (args.base_url and args.shared_secret):
         p.error("--base-url and --shared-secret are required")
@@ -99,11 +148,13 @@ async def server_version(base_url: str) -> str | None:
     """Name and version from the federation version endpoint, if served."""
     session = new_session()
     try:
-        body, _ = await request(session, base_url, "GET", "/_matrix/federation/v1/version")
+        body, _ = await request(
+            session, base_url, "GET", "/_matrix/federation/v1/version"
+        )
         server = body.get("server", {})
         return f"{server.get('name')} {server.get('version')}"
-    except Exception:
-        return None
+    except (MatrixError, aiohttp.ClientError, ValueError, AttributeError):
+        return None  # optional endpoint; its absence is not a failure
     finally:
         await session.close()
 
@@ -135,7 +186,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         idle = meter.stop()
         results["idle"] = {"seconds": args.settle, **idle}
 
-        print(f"a) senders: {args.messages} messages, C={args.concurrency} ...", file=sys.stderr)
+        print(
+            f"a) senders: {args.messages} messages, C={args.concurrency} ...",
+            file=sys.stderr,
+        )
         results["senders"] = await run_senders(
             pop, args.messages, args.concurrency, meter, args.warmup, args.drain
         )
@@ -143,7 +197,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         results["sync_wakeup"] = await run_sync_wakeup(
             server, args.sync_samples, args.sync_park_ms / 1000.0
         )
-        print(f"c) initial sync: {args.initial_sync_samples} fresh devices ...", file=sys.stderr)
+        print(
+            f"c) initial sync: {args.initial_sync_samples} fresh devices ...",
+            file=sys.stderr,
+        )
         results["initial_sync"] = await run_initial_sync(
             server, pop.rooms[: args.initial_sync_rooms], args.initial_sync_samples
         )

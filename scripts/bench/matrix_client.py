@@ -133,10 +133,7 @@ class MatrixClient:
     async def send_text(self, room_id: str, text: str) -> tuple[str, float]:
         """Send an m.room.message; return (event_id, seconds to 200 OK)."""
         txn = f"b{time.time_ns()}.{next(_txn_counter)}"
-        path = (
-            f"/_matrix/client/v3/rooms/{quote(room_id)}"
-            f"/send/m.room.message/{txn}"
-        )
+        path = f"/_matrix/client/v3/rooms/{quote(room_id)}/send/m.room.message/{txn}"
         result, elapsed = await self.call(
             "PUT", path, {"msgtype": "m.text", "body": text}
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -114,7 +114,7 @@ class CpuSnapshot:
                 self.by_pid[pid] = cpu
 
     def seconds_since(
-        self, before: "CpuSnapshot", only: Callable[[int], bool] | None = None
+        self, before: CpuSnapshot, only: Callable[[int], bool] | None = None
     ) -> float:
         """CPU used between `before` and this snapshot (by pids `only` keeps).
 
@@ -171,7 +171,7 @@ def machine_info() -> dict[str, object]:
 class PhaseMeter:
     """CPU used by the homeserver, PostgreSQL and this client over a phase."""
 
-    def __init__(self, homeserver_roots: list[int], pg_pids: "PgPidSource"):
+    def __init__(self, homeserver_roots: list[int], pg_pids: PgPidSource):
         self.homeserver_roots = homeserver_roots
         self.pg_pids = pg_pids
 
@@ -218,8 +218,12 @@ class PgPidSource:
     Rediscovery at each snapshot catches backends opened during a phase.
     """
 
-    def __init__(self, fixed: list[int] | None = None, database: str | None = None,
-                 auto: bool = False):
+    def __init__(
+        self,
+        fixed: list[int] | None = None,
+        database: str | None = None,
+        auto: bool = False,
+    ):
         self.fixed = fixed or []
         self.database = database
         self.auto = auto

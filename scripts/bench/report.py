@@ -24,8 +24,10 @@ def format_report(results: dict[str, Any]) -> str:
         lat = send["send_latency_ms"]
         rows += [
             (
-                f"send throughput ({send['messages']} msgs, C={send['concurrency']},"
-                f" R={send['rooms']})",
+                (
+                    f"send throughput ({send['messages']} msgs,"
+                    f" C={send['concurrency']}, R={send['rooms']})"
+                ),
                 f"{send['events_per_s']:.1f} events/s",
             ),
             (
@@ -64,14 +66,18 @@ def format_report(results: dict[str, Any]) -> str:
         w = wake["wakeup_ms"]
         rows += [
             (
-                f"/sync wake-up after send 200 OK ({wake['samples']} samples)"
-                " p50 / p99 (min)",
+                (
+                    f"/sync wake-up after send 200 OK ({wake['samples']} samples)"
+                    " p50 / p99 (min)"
+                ),
                 f"{w['p50']:.1f} / {w['p99']:.1f} ms ({w['min']:.1f})",
             ),
             (
                 "  wake-ups without the event (early / after send)",
-                f"{wake['early_wakeups_before_send']} / "
-                f"{wake['wakeups_without_the_event']}",
+                (
+                    f"{wake['early_wakeups_before_send']} / "
+                    f"{wake['wakeups_without_the_event']}"
+                ),
             ),
         ]
     init = results.get("initial_sync")
@@ -79,20 +85,30 @@ def format_report(results: dict[str, Any]) -> str:
         i = init["initial_sync_ms"]
         rows.append(
             (
-                f"initial sync, fresh device, {init['joined_rooms']} rooms"
-                f" (median of {init['samples']})",
+                (
+                    f"initial sync, fresh device, {init['joined_rooms']} rooms"
+                    f" (median of {init['samples']})"
+                ),
                 f"{i['p50']:.1f} ms (min {i['min']:.1f}, max {i['max']:.1f})",
             )
         )
     after = results.get("after_run", {})
     if after.get("homeserver_rss_mb") is not None:
-        rows.append(("homeserver RSS after the run", f"{after['homeserver_rss_mb']:.0f} MB"))
+        rows.append(
+            ("homeserver RSS after the run", f"{after['homeserver_rss_mb']:.0f} MB")
+        )
     if meta.get("startup_seconds") is not None:
-        rows.append(("startup to /health OK (runner)", f"{meta['startup_seconds']:.2f} s"))
+        rows.append(
+            ("startup to /health OK (runner)", f"{meta['startup_seconds']:.2f} s")
+        )
     load = after.get("load_average")
     if load:
-        rows.append(("load average after (1/5/15 min; >nproc = contended)",
-                     " / ".join(f"{x:.2f}" for x in load)))
+        rows.append(
+            (
+                "load average after (1/5/15 min; >nproc = contended)",
+                " / ".join(f"{x:.2f}" for x in load),
+            )
+        )
     width = max(len(label) for label, _ in rows) if rows else 0
     header = (
         f"{meta['base_url']}  server: {meta.get('server_version') or 'unknown'}"

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, TypeVar
+from functools import partial
+from typing import Any, TypeVar
 
 from .matrix_client import (
     MatrixClient,
@@ -35,7 +37,9 @@ class Server:
     run_id: str
 
 
-async def register_users(server: Server, names: list[str], parallel: int = 4) -> list[MatrixClient]:
+async def register_users(
+    server: Server, names: list[str], parallel: int = 4
+) -> list[MatrixClient]:
     """Register accounts (bounded parallelism: password hashing is CPU-heavy)."""
     session = new_session(parallel)
     gate = asyncio.Semaphore(parallel)
@@ -53,7 +57,9 @@ async def register_users(server: Server, names: list[str], parallel: int = 4) ->
         await session.close()
 
 
-async def _bounded(parallel: int, jobs: list[Callable[[], Awaitable[T]]]) -> list[T]:
+async def _bounded(
+    parallel: int, jobs: Sequence[Callable[[], Awaitable[T]]]
+) -> list[T]:
     gate = asyncio.Semaphore(parallel)
 
     async def run(job: Callable[[], Awaitable[T]]) -> T:
@@ -75,7 +81,9 @@ class Population:
             await user.close()
 
 
-async def setup_population(server: Server, n_users: int, n_rooms: int) -> tuple[Population, float]:
+async def setup_population(
+    server: Server, n_users: int, n_rooms: int
+) -> tuple[Population, float]:
     """Register users, create rooms (creators spread over users), join all."""
     start = time.perf_counter()
     users = await register_users(
@@ -84,13 +92,10 @@ async def setup_population(server: Server, n_users: int, n_rooms: int) -> tuple[
     creators = [users[r % n_users] for r in range(n_rooms)]
     rooms = await _bounded(
         4,
-        [
-            (lambda c=c, r=r: c.create_room(f"bench room {r}"))
-            for r, c in enumerate(creators)
-        ],
+        [partial(c.create_room, f"bench room {r}") for r, c in enumerate(creators)],
     )
     joins = [
-        (lambda u=u, room=room: u.join(room))
+        partial(u.join, room)
         for r, room in enumerate(rooms)
         for u in users
         if u is not creators[r]
@@ -173,7 +178,9 @@ async def _stamped(aw: Awaitable[T]) -> tuple[T, float]:
     return value, time.perf_counter()
 
 
-async def run_sync_wakeup(server: Server, samples: int, park_s: float) -> dict[str, Any]:
+async def run_sync_wakeup(
+    server: Server, samples: int, park_s: float
+) -> dict[str, Any]:
     """Phase b: time from a send's 200 OK to a parked /sync returning it.
 
     The receiver long-polls (timeout 30000) and is given `park_s` to reach the

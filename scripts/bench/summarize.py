@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import statistics
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
+
 
 def _other_cpu_percent(result: dict[str, Any]) -> float | None:
     """Other processes' share of all CPUs during the send phase, in %."""
@@ -16,7 +18,9 @@ def _other_cpu_percent(result: dict[str, Any]) -> float | None:
     share = send.get("other_cpu_share")
     if share is None and send.get("other_cpu_s") is not None:
         # Files from before other_cpu_share was recorded.
-        capacity = (send["wall_s"] + send["drain_s"]) * result["meta"]["machine"]["nproc"]
+        capacity = (send["wall_s"] + send["drain_s"]) * result["meta"]["machine"][
+            "nproc"
+        ]
         share = send["other_cpu_s"] / capacity
     return None if share is None else share * 100
 
@@ -79,7 +83,9 @@ def median_rows(results: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     return rows
 
 
-def _get(get: Callable[[dict[str, Any]], float | None], result: dict[str, Any]) -> float | None:
+def _get(
+    get: Callable[[dict[str, Any]], float | None], result: dict[str, Any]
+) -> float | None:
     try:
         return get(result)
     except (KeyError, TypeError):
