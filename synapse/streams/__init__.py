@@ -1,4 +1,5 @@
-"""Replicated streams: the registry (one declaration per stream) and tokens.
+"""Replicated streams: the registry (one declaration per stream), tokens,
+and one module per stream for what crosses processes.
 
 Every stream that clients page through or that workers replicate is declared
 once in `registry.STREAMS`. Sync tokens, writer selection, position

@@ -1,0 +1,126 @@
+"""The events stream across processes: which writer owns a room, the writer
+facade, and the reader hook that wakes waiters for remote writes.
+
+Sharding: a room belongs to `writers[shard_for_room(room_id, len(writers))]`
+where `writers` is `stream_writers.events` in configured order and the
+shard is the first 8 bytes of SHA-256 of the UTF-8 room id, big-endian,
+modulo the number of writers. Every process computes the same answer from
+the same config (Python's `hash()` is salted per process and would not);
+changing the list of writers moves rooms, which is why all processes must
+restart together when event persisters are added or removed. A v12 create
+event has no room_id field: its room id derives from its event id
+(`FrozenEvent.room_id`), and the room is placed by that derived id.
+
+`ShardedEventPersister` is what `hs.event_persister` is when some event
+writer is another process: it persists locally for rooms this process owns
+and otherwise asks the owner over replication HTTP
+(`ReplicationPersistEventEndpoint`), returning once this process can read
+the written position (the replication client waits for it).
+"""
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from typing import Any, Optional
+
+from synapse.events.model import FrozenEvent
+from synapse.events.snapshot import EventContext
+from synapse.replication.endpoints.persist_event import (
+    ReplicationPersistEventEndpoint,
+    serialize_persist_request,
+)
+from synapse.replication.http.client import ReplicationClient
+from synapse.replication.positions import StreamReader, StreamUpdates
+from synapse.storage.database import DatabasePool
+
+logger = logging.getLogger(__name__)
+
+
+def shard_for_room(room_id: str, shards: int) -> int:
+    """The stable shard index of a room; see the module docstring."""
+    if shards < 1:
+        raise ValueError("need at least one shard")
+    digest = hashlib.sha256(room_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % shards
+
+
+def event_writer_for_room(room_id: str, writers: Sequence[str]) -> str:
+    """The instance persisting events of `room_id`."""
+    return writers[shard_for_room(room_id, len(writers))]
+
+
+class ShardedEventPersister:
+    """`persist_event` on the room's writer: here, or over replication."""
+
+    def __init__(
+        self,
+        instance_name: str,
+        writers: Sequence[str],
+        local: Optional[Any],
+        client: ReplicationClient,
+        events_store: Any,
+    ) -> None:
+        self._instance_name = instance_name
+        self._writers = list(writers)
+        self._local = local
+        self._client = client
+        self._events_store = events_store
+
+    def writer_for(self, room_id: str) -> str:
+        return event_writer_for_room(room_id, self._writers)
+
+    async def persist_event(self, event: FrozenEvent, context: EventContext) -> tuple[FrozenEvent, int]:
+        """Like `EventPersister.persist_event`: the persisted event (the one
+        persisted earlier, for a repeated transaction id) and its position."""
+        writer = self.writer_for(event.room_id)
+        if writer == self._instance_name:
+            assert self._local is not None, "an events writer has a local persister"
+            return await self._local.persist_event(event, context)
+        body = await self._client.call(
+            ReplicationPersistEventEndpoint,
+            writer,
+            serialize_persist_request(event, context),
+            event_id=event.event_id,
+        )
+        stream_ordering = int(body["stream_ordering"])
+        if body["event_id"] != event.event_id:
+            # the writer had already persisted an event for this transaction id
+            existing = await self._events_store.get_event(body["event_id"])
+            return existing, stream_ordering
+        context.state_group_before = body.get("state_group_before")
+        context.state_group_after = body.get("state_group_after")
+        event.internal_metadata.stream_ordering = stream_ordering
+        event.internal_metadata.instance_name = writer
+        return event, stream_ordering
+
+
+def events_stream_reader(db: DatabasePool, events_store: Any) -> StreamReader:
+    """The reader hook of the events stream (ReplicationPositions): which
+    rooms and member targets a remote writer's new range touched; drops
+    redacted events from this process's event cache on the way."""
+
+    async def read(instance: str, from_pos: int, to_pos: int) -> StreamUpdates:
+        rows = await db.runInteraction("events_stream_updates", _updates_txn, instance, from_pos, to_pos)
+        rooms: set[str] = set()
+        users: set[str] = set()
+        redacted: list[str] = []
+        for room_id, event_type, state_key, redacts in rows:
+            rooms.add(room_id)
+            if event_type == "m.room.member" and state_key:
+                users.add(state_key)
+            if redacts:
+                redacted.append(redacts)
+        if redacted:
+            events_store.invalidate_events(redacted)
+        return StreamUpdates(rooms=rooms, users=users)
+
+    return read
+
+
+def _updates_txn(txn: Any, instance: str, from_pos: int, to_pos: int) -> list[tuple]:
+    txn.execute(
+        "SELECT room_id, type, state_key, redacts FROM events"
+        " WHERE instance_name = ? AND stream_ordering > ? AND stream_ordering <= ?",
+        (instance, from_pos, to_pos),
+    )
+    return list(txn.fetchall())
