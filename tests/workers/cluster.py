@@ -47,6 +47,7 @@ class Cluster:
         self.shared: dict[str, Any] = {
             "server_name": self.server_name,
             "report_stats": False,
+            "suppress_key_server_warning": True,
             "signing_key_path": key_path,
             "database": {"name": "psycopg2", "args": dict(self.database.args)},
             "redis": {"enabled": True, "host": redis.host, "port": redis.port},

@@ -135,3 +135,74 @@ def test_persister_answers_a_repeated_transaction_id_with_the_first_event(db_poo
     assert persisted_second.event_id == first.event_id == persisted_first.event_id
     assert position_again == position
     assert run(hs.stores.events.get_event(second.event_id, allow_none=True)) is None
+
+
+def test_two_writers_racing_one_transaction_id_keep_the_first_event(db_pool: DatabasePool) -> None:
+    """Writers outside each other's room lock (as while event persisters are
+    reconfigured): the loser's unique violation on event_txn_ids becomes the
+    winner's event, not an error."""
+    from twisted.internet import defer
+
+    hs_a = run(make_homeserver(db_pool))
+    hs_b = run(make_homeserver(db_pool))
+    alice = local_requester("alice")
+    room_id, _ = run(hs_a.room_creation_handler.create_room(alice, {}))
+    room_version = run(hs_a.stores.rooms.get_room_version(room_id))
+
+    def build(body: str) -> Any:
+        event_dict = {
+            "type": "m.room.message", "room_id": room_id, "sender": alice.user_id,
+            "content": {"msgtype": "m.text", "body": body},
+        }  # fmt: skip
+        return run(hs_a.event_creation_handler._build_and_check(alice, event_dict, room_version, "txn1"))
+
+    (first, first_context), (second, second_context) = build("one"), build("two")
+    results = run(
+        defer.gatherResults(
+            [
+                defer.ensureDeferred(hs_a.event_persister.persist_event(first, first_context)),
+                defer.ensureDeferred(hs_b.event_persister.persist_event(second, second_context)),
+            ]
+        )
+    )
+    assert len({event.event_id for event, _ in results}) == 1
+    assert len({position for _, position in results}) == 1
+    rows = run(db_pool.execute("count", "SELECT COUNT(*) FROM event_txn_ids WHERE txn_id = 'txn1'"))
+    assert rows == [(1,)]
+
+
+def test_worker_process_on_an_empty_database_exits_with_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import yaml
+
+    cluster = Cluster(tmp_path, instances=["main", "worker1"], events_writers=["main"])
+    try:
+        shared = tmp_path / "shared.yaml"
+        shared.write_text(yaml.safe_dump(cluster.shared))
+        worker = tmp_path / "worker1.yaml"
+        worker.write_text(
+            yaml.safe_dump(
+                {
+                    "worker_app": "synapse.app.generic_worker",
+                    "worker_name": "worker1",
+                    "worker_listeners": [cluster._replication_listener("worker1")],
+                }
+            )
+        )
+        repo = Path(__file__).resolve().parents[2]
+        result = subprocess.run(
+            [sys.executable, "-m", "synapse.app.generic_worker", "-c", str(shared), "-c", str(worker)],
+            cwd=tmp_path,
+            env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        cluster.stop()
+    assert result.returncode == 1
+    # besides log records (timestamped), one line says what is wrong
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not line[:4].isdigit()]
+    assert len(lines) == 1 and "database is empty" in lines[0] and "start the main process first" in lines[0], lines
