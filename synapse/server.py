@@ -110,7 +110,9 @@ class HomeServer:
         self._bus = bus
         # first subscriber: others then see id generators already advanced
         self._positions = ReplicationPositions(self.instance_name, self.id_generators, bus, self.notifier, self.clock)
-        self._positions.register_stream_reader("events", events_stream_reader(self.db, self.stores.events))
+        self._positions.register_stream_reader(
+            "events", events_stream_reader(self.db, self.stores.events, self.id_generators["events"])
+        )
         ReplicationMetrics.install(bus, self._positions)
         if redis.enabled:
             self.cache_stream = CacheInvalidationStream(self.db, self.instance_name, self.caches, bus, self.clock)

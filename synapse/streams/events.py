@@ -11,6 +11,10 @@ restart together when event persisters are added or removed. A v12 create
 event has no room_id field: its room id derives from its event id
 (`FrozenEvent.room_id`), and the room is placed by that derived id.
 
+`events_stream_reader` tells the notifier which rooms and users to wake
+when another writer's position arrives: those of the events the token just
+passed (see its docstring for why not the writer's own rows).
+
 `ShardedEventPersister` is what `hs.event_persister` is when some event
 writer is another process: it persists locally for rooms this process owns
 and otherwise asks the owner over replication HTTP
@@ -32,6 +36,7 @@ from synapse.replication.endpoints.persist_event import (
 from synapse.replication.http.client import ReplicationClient
 from synapse.replication.positions import StreamReader, StreamUpdates
 from synapse.storage.database import DatabasePool
+from synapse.storage.id_generators import StreamIdGenerator
 
 logger = logging.getLogger(__name__)
 
@@ -94,13 +99,26 @@ class ShardedEventPersister:
         return event, stream_ordering
 
 
-def events_stream_reader(db: DatabasePool, events_store: Any) -> StreamReader:
+def events_stream_reader(db: DatabasePool, events_store: Any, generator: StreamIdGenerator) -> StreamReader:
     """The reader hook of the events stream (ReplicationPositions): which
-    rooms and member targets a remote writer's new range touched; drops
-    redacted events from this process's event cache on the way."""
+    rooms and member targets to wake after a remote writer's position moved.
+
+    Waiters wake for the events that just became readable, i.e. that the
+    token (the minimum over writers) just passed, whoever wrote them, not
+    for the rows of the writer whose position moved: with several writers,
+    a writer's new rows may still be above the token (another writer lags),
+    and the position that finally lets the token pass them is often an idle
+    writer's, which wrote nothing. Redacted events leave the event cache on
+    the way."""
+    last_token = generator.get_current_token()
 
     async def read(instance: str, from_pos: int, to_pos: int) -> StreamUpdates:
-        rows = await db.runInteraction("events_stream_updates", _updates_txn, instance, from_pos, to_pos)
+        nonlocal last_token
+        token = generator.get_current_token()
+        if token <= last_token:
+            return StreamUpdates()
+        rows = await db.runInteraction("events_stream_updates", _updates_txn, last_token, token)
+        last_token = max(last_token, token)
         rooms: set[str] = set()
         users: set[str] = set()
         redacted: list[str] = []
@@ -117,10 +135,9 @@ def events_stream_reader(db: DatabasePool, events_store: Any) -> StreamReader:
     return read
 
 
-def _updates_txn(txn: Any, instance: str, from_pos: int, to_pos: int) -> list[tuple]:
+def _updates_txn(txn: Any, after: int, upto: int) -> list[tuple]:
     txn.execute(
-        "SELECT room_id, type, state_key, redacts FROM events"
-        " WHERE instance_name = ? AND stream_ordering > ? AND stream_ordering <= ?",
-        (instance, from_pos, to_pos),
+        "SELECT room_id, type, state_key, redacts FROM events WHERE stream_ordering > ? AND stream_ordering <= ?",
+        (after, upto),
     )
     return list(txn.fetchall())

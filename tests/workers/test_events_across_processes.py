@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from twisted.internet import defer
 
+from synapse.replication.positions import StreamUpdates
 from synapse.streams.events import ShardedEventPersister, event_writer_for_room, events_stream_reader
 from tests.replication.util import eventually
 from tests.support.twisted import run
@@ -58,6 +59,8 @@ def test_waiters_on_another_process_wake_for_its_room_and_member(cluster: Cluste
     bob = run(register(main, "bob"))
     room_id, _ = run(main.room_creation_handler.create_room(requester(main, "alice"), {}))
     before = main.current_token().get("events")
+    # a second reader hook, to ask afterwards what it would have woken
+    reader = events_stream_reader(main.db, main.stores.events, main.id_generators["events"])
 
     async def run_scenario() -> None:
         # check() turns truthy once main's token moved past `before`; main
@@ -83,8 +86,10 @@ def test_waiters_on_another_process_wake_for_its_room_and_member(cluster: Cluste
 
     run(run_scenario())
     after = main.id_generators["events"].get_current_token_for_writer("persister1")
-    updates = run(events_stream_reader(main.db, main.stores.events)("persister1", before, after))
+    updates = run(reader("persister1", before, after))
     assert set(updates.rooms) == {room_id} and set(updates.users) == {bob}
+    # nothing new below the token since: nobody to wake
+    assert run(reader("persister1", after, after)) == StreamUpdates()
     invite = run(main.stores.members.get_membership(room_id, bob))
     assert invite is not None and invite[0] == "invite"
 
@@ -131,3 +136,45 @@ def test_bad_persist_request_is_refused(cluster: Cluster) -> None:
         urllib.request.urlopen(request, timeout=10)
     assert exc.value.code == 400
     assert json.loads(exc.value.read())["errcode"] == "M_BAD_JSON"
+
+
+def test_waiters_wake_when_an_idle_writer_lets_the_token_pass_an_event(tmp_path: Path) -> None:
+    """Two writers: an event on one becomes readable (below the token) only
+    once the idle other writer's position follows. That later position
+    touches none of the idle writer's rooms, yet the event's waiters must
+    wake then, not at their timeout."""
+    cluster = Cluster(tmp_path, instances=["main", "p1", "p2"], events_writers=["p1", "p2"])
+    try:
+        main, _, _ = cluster.start()
+        alice = run(register(main, "alice"))
+        room_id, _ = run(main.room_creation_handler.create_room(requester(main, "alice"), {}))
+        owner = event_writer_for_room(room_id, ["p1", "p2"])
+        created = _max_ordering(main, room_id)
+        run(eventually(lambda: main.current_token().get("events") >= created, what="room creation readable"))
+
+        async def scenario() -> float:
+            start = main.clock.time()
+            before = main.current_token().get("events")
+
+            async def check() -> int:
+                token = main.current_token().get("events")
+                return token if token > before else 0
+
+            waiter = defer.ensureDeferred(main.notifier.wait_for_events(alice, [room_id], 8_000, check))
+            await eventually(lambda: main.notifier._listeners.get(room_id), what="waiter registered")
+            # written on the owner itself; main hears the owner, then the idle writer
+            owner_hs = cluster.servers[owner]
+            await owner_hs.event_creation_handler.create_and_send_event(
+                requester(owner_hs, "alice"), _message(room_id, "late")
+            )
+            assert await waiter > before
+            return main.clock.time() - start
+
+        assert run(scenario(), timeout=20) < 4.0
+    finally:
+        cluster.stop()
+
+
+def _max_ordering(hs, room_id: str) -> int:  # type: ignore[no-untyped-def]
+    rows = run(hs.db.execute("max", "SELECT MAX(stream_ordering) FROM events WHERE room_id = ?", room_id))
+    return rows[0][0]

@@ -99,6 +99,15 @@ def test_replication_health_reports_bus_and_stream_positions(cluster: Cluster) -
         assert response.status == 200 and response.read() == b"OK"
 
 
+def test_replication_health_is_503_without_the_bus(cluster: Cluster) -> None:
+    run(cluster.servers["worker1"].replication_bus.stop())
+    code, body = _request(cluster.base_url("worker1") + "/_synapse/replication/health")
+    assert code == 503
+    assert body["bus"] == {**body["bus"], "state": "stopped", "connected": False}
+    with urllib.request.urlopen(cluster.base_url("worker1") + "/health", timeout=10) as response:
+        assert response.status == 200
+
+
 def test_worker_refuses_an_empty_database(tmp_path: Path) -> None:
     cluster = Cluster(tmp_path, instances=["main", "worker1"], events_writers=["main"])
     try:
