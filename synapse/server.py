@@ -99,7 +99,7 @@ class HomeServer:
         from synapse.replication.positions import ReplicationPositions
         from synapse.replication.redis import RedisReplicationBus
         from synapse.streams.caches import PRUNE_INTERVAL_S, CacheInvalidationStream
-        from synapse.streams.events import events_stream_reader
+        from synapse.streams.events import EventsStreamWaker
 
         redis = self.config.redis
         bus: "ReplicationBus"
@@ -110,9 +110,11 @@ class HomeServer:
         self._bus = bus
         # first subscriber: others then see id generators already advanced
         self._positions = ReplicationPositions(self.instance_name, self.id_generators, bus, self.notifier, self.clock)
-        self._positions.register_stream_reader(
-            "events", events_stream_reader(self.db, self.stores.events, self.id_generators["events"])
-        )
+        events = self.id_generators["events"]
+        waker = EventsStreamWaker(self.db, self.stores.events, events, self.notifier)
+        self._positions.register_stream_reader("events", waker.read_updates)
+        if events.is_writer and len(events.writers) > 1:
+            self.notifier.add_stream_listener(waker.on_stream_update)
         ReplicationMetrics.install(bus, self._positions)
         if redis.enabled:
             self.cache_stream = CacheInvalidationStream(self.db, self.instance_name, self.caches, bus, self.clock)

@@ -1,5 +1,5 @@
 """The events stream across processes: which writer owns a room, the writer
-facade, and the reader hook that wakes waiters for remote writes.
+facade, and what wakes waiters as events become readable.
 
 Sharding: a room belongs to `writers[shard_for_room(room_id, len(writers))]`
 where `writers` is `stream_writers.events` in configured order and the
@@ -11,9 +11,9 @@ restart together when event persisters are added or removed. A v12 create
 event has no room_id field: its room id derives from its event id
 (`FrozenEvent.room_id`), and the room is placed by that derived id.
 
-`events_stream_reader` tells the notifier which rooms and users to wake
-when another writer's position arrives: those of the events the token just
-passed (see its docstring for why not the writer's own rows).
+`EventsStreamWaker` tells the notifier which rooms and users to wake when
+the events token moves: those of the events the token just passed (see its
+docstring for why not the rows of the writer whose position moved).
 
 `ShardedEventPersister` is what `hs.event_persister` is when some event
 writer is another process: it persists locally for rooms this process owns
@@ -27,14 +27,17 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Optional
 
+from twisted.internet import defer
+
 from synapse.events.model import FrozenEvent
 from synapse.events.snapshot import EventContext
+from synapse.notifier import Notifier
 from synapse.replication.endpoints.persist_event import (
     ReplicationPersistEventEndpoint,
     serialize_persist_request,
 )
 from synapse.replication.http.client import ReplicationClient
-from synapse.replication.positions import StreamReader, StreamUpdates
+from synapse.replication.positions import StreamUpdates
 from synapse.storage.database import DatabasePool
 from synapse.storage.id_generators import StreamIdGenerator
 
@@ -99,26 +102,55 @@ class ShardedEventPersister:
         return event, stream_ordering
 
 
-def events_stream_reader(db: DatabasePool, events_store: Any, generator: StreamIdGenerator) -> StreamReader:
-    """The reader hook of the events stream (ReplicationPositions): which
-    rooms and member targets to wake after a remote writer's position moved.
+class EventsStreamWaker:
+    """Wakes the waiters of events as they become readable on this process.
 
-    Waiters wake for the events that just became readable, i.e. that the
-    token (the minimum over writers) just passed, whoever wrote them, not
-    for the rows of the writer whose position moved: with several writers,
-    a writer's new rows may still be above the token (another writer lags),
-    and the position that finally lets the token pass them is often an idle
-    writer's, which wrote nothing. Redacted events leave the event cache on
-    the way."""
-    last_token = generator.get_current_token()
+    An event is readable once the token (the minimum over writers) has
+    passed it, so waiters wake for the events the token just passed, whoever
+    wrote them, rather than for the rows of the writer whose position moved:
+    with several writers a writer's new rows may still be above the token
+    (another writer lags), and what finally lets the token pass them is
+    another position: often an idle writer's, which wrote nothing, or, on a
+    writer, its own write finishing after another writer's arrived.
 
-    async def read(instance: str, from_pos: int, to_pos: int) -> StreamUpdates:
-        nonlocal last_token
-        token = generator.get_current_token()
-        if token <= last_token:
+    `read_updates` is the events stream's reader hook (remote positions);
+    `on_stream_update` is a notifier listener for local writes, needed only
+    where this process writes events alongside other writers (with a single
+    writer the writer's own notification is exact). Redacted events leave
+    the event cache on the way.
+    """
+
+    def __init__(self, db: DatabasePool, events_store: Any, generator: StreamIdGenerator, notifier: Notifier) -> None:
+        self._db = db
+        self._events_store = events_store
+        self._generator = generator
+        self._notifier = notifier
+        self._last_token = generator.get_current_token()
+
+    async def read_updates(self, instance: str, from_pos: int, to_pos: int) -> StreamUpdates:
+        return await self._passed()
+
+    def on_stream_update(self, stream: str, position: int) -> None:
+        if stream == "events" and self._generator.get_current_token() > self._last_token:
+            defer.ensureDeferred(self._wake_passed())
+
+    async def _wake_passed(self) -> None:
+        try:
+            updates = await self._passed()
+        except Exception:
+            logger.exception("Reading newly readable events failed; waking everyone")
+            self._notifier.wake_all()
+            return
+        if updates.rooms or updates.users:
+            self._notifier.on_new_event("events", self._last_token, updates.rooms, updates.users)
+
+    async def _passed(self) -> StreamUpdates:
+        """Rooms and member targets of the events the token passed since the last call."""
+        token = self._generator.get_current_token()
+        if token <= self._last_token:
             return StreamUpdates()
-        rows = await db.runInteraction("events_stream_updates", _updates_txn, last_token, token)
-        last_token = max(last_token, token)
+        after, self._last_token = self._last_token, token
+        rows = await self._db.runInteraction("events_stream_updates", _updates_txn, after, token)
         rooms: set[str] = set()
         users: set[str] = set()
         redacted: list[str] = []
@@ -129,10 +161,8 @@ def events_stream_reader(db: DatabasePool, events_store: Any, generator: StreamI
             if redacts:
                 redacted.append(redacts)
         if redacted:
-            events_store.invalidate_events(redacted)
+            self._events_store.invalidate_events(redacted)
         return StreamUpdates(rooms=rooms, users=users)
-
-    return read
 
 
 def _updates_txn(txn: Any, after: int, upto: int) -> list[tuple]:

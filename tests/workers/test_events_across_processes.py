@@ -9,7 +9,7 @@ import pytest
 from twisted.internet import defer
 
 from synapse.replication.positions import StreamUpdates
-from synapse.streams.events import ShardedEventPersister, event_writer_for_room, events_stream_reader
+from synapse.streams.events import EventsStreamWaker, ShardedEventPersister, event_writer_for_room
 from tests.replication.util import eventually
 from tests.support.twisted import run
 from tests.workers.cluster import Cluster, register, requester
@@ -60,7 +60,7 @@ def test_waiters_on_another_process_wake_for_its_room_and_member(cluster: Cluste
     room_id, _ = run(main.room_creation_handler.create_room(requester(main, "alice"), {}))
     before = main.current_token().get("events")
     # a second reader hook, to ask afterwards what it would have woken
-    reader = events_stream_reader(main.db, main.stores.events, main.id_generators["events"])
+    reader = EventsStreamWaker(main.db, main.stores.events, main.id_generators["events"], main.notifier).read_updates
 
     async def run_scenario() -> None:
         # check() turns truthy once main's token moved past `before`; main
@@ -146,7 +146,7 @@ def test_waiters_wake_when_an_idle_writer_lets_the_token_pass_an_event(tmp_path:
     cluster = Cluster(tmp_path, instances=["main", "p1", "p2"], events_writers=["p1", "p2"])
     try:
         main, _, _ = cluster.start()
-        alice = run(register(main, "alice"))
+        run(register(main, "alice"))
         room_id, _ = run(main.room_creation_handler.create_room(requester(main, "alice"), {}))
         owner = event_writer_for_room(room_id, ["p1", "p2"])
         created = _max_ordering(main, room_id)
@@ -154,20 +154,19 @@ def test_waiters_wake_when_an_idle_writer_lets_the_token_pass_an_event(tmp_path:
 
         async def scenario() -> float:
             start = main.clock.time()
-            before = main.current_token().get("events")
+            sent: dict[str, int] = {}
 
-            async def check() -> int:
-                token = main.current_token().get("events")
-                return token if token > before else 0
+            async def check() -> bool:
+                return "ordering" in sent and main.current_token().get("events") >= sent["ordering"]
 
-            waiter = defer.ensureDeferred(main.notifier.wait_for_events(alice, [room_id], 8_000, check))
-            await eventually(lambda: main.notifier._listeners.get(room_id), what="waiter registered")
+            waiter = defer.ensureDeferred(main.notifier.wait_for_events("@watcher:elsewhere", [room_id], 8_000, check))
             # written on the owner itself; main hears the owner, then the idle writer
             owner_hs = cluster.servers[owner]
-            await owner_hs.event_creation_handler.create_and_send_event(
+            event = await owner_hs.event_creation_handler.create_and_send_event(
                 requester(owner_hs, "alice"), _message(room_id, "late")
             )
-            assert await waiter > before
+            sent["ordering"] = event.internal_metadata.stream_ordering
+            assert await waiter
             return main.clock.time() - start
 
         assert run(scenario(), timeout=20) < 4.0
@@ -178,3 +177,45 @@ def test_waiters_wake_when_an_idle_writer_lets_the_token_pass_an_event(tmp_path:
 def _max_ordering(hs, room_id: str) -> int:  # type: ignore[no-untyped-def]
     rows = run(hs.db.execute("max", "SELECT MAX(stream_ordering) FROM events WHERE room_id = ?", room_id))
     return rows[0][0]
+
+
+def test_writer_wakes_waiters_when_its_own_write_lets_the_token_pass_others(tmp_path: Path) -> None:
+    """On a writer, another writer's event stays above the token while a
+    local write is in flight; the local write finishing lets the token pass
+    it, and that event's waiters wake then."""
+    cluster = Cluster(tmp_path, instances=["main", "p1", "p2"], events_writers=["p1", "p2"])
+    try:
+        main, p1, p2 = cluster.start()
+        run(register(main, "alice"))
+        while True:  # a room owned by p2
+            room_id = run(main.room_creation_handler.create_room(requester(main, "alice"), {}))[0]
+            if event_writer_for_room(room_id, ["p1", "p2"]) == "p2":
+                break
+        created = _max_ordering(main, room_id)
+        run(eventually(lambda: p1.current_token().get("events") >= created, what="room creation readable on p1"))
+
+        async def scenario() -> float:
+            start = p1.clock.time()
+            in_flight = p1.id_generators["events"].get_next()
+            await in_flight.__aenter__()  # a persist on p1 that has not committed yet
+            sent: dict[str, int] = {}
+
+            async def check() -> bool:
+                return "ordering" in sent and p1.current_token().get("events") >= sent["ordering"]
+
+            waiter = defer.ensureDeferred(p1.notifier.wait_for_events("@watcher:elsewhere", [room_id], 8_000, check))
+            event = await p2.event_creation_handler.create_and_send_event(requester(p2, "alice"), _message(room_id, "x"))
+            sent["ordering"] = ordering = event.internal_metadata.stream_ordering
+            await eventually(
+                lambda: p1.id_generators["events"].get_current_token_for_writer("p2") >= ordering, what="p1 heard p2"
+            )
+            assert not waiter.called  # p2's event is above p1's token
+            await in_flight.__aexit__(None, None, None)
+            # what the persister does after its commit: tell the notifier (about its own room)
+            p1.notifier.on_new_event("events", p1.current_token().get("events"), rooms=["!elsewhere:hs"])
+            assert await waiter
+            return p1.clock.time() - start
+
+        assert run(scenario(), timeout=20) < 4.0
+    finally:
+        cluster.stop()
