@@ -56,7 +56,7 @@ def _accounts_routes() -> list[Route]:
 
     # Accounts tables are not streams: generic workers may serve logins,
     # registrations and profile reads/writes (as in Synapse's worker docs).
-    # Token deletion stays on main until token cache invalidation is a stream.
+    # Token-deleting endpoints run on main, as the workers doc lists them.
     return [
         Route(VersionsRestServlet),
         Route(CapabilitiesRestServlet),
