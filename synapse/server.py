@@ -389,3 +389,34 @@ class HomeServer:
         from synapse.handlers.initial_sync import InitialSyncHandler
 
         return InitialSyncHandler(self)
+
+    # -- handlers: encryption, search, relations, user directory ------------
+    @cached_property
+    def e2e_keys_handler(self) -> Any:
+        from synapse.handlers.e2e_keys import E2eKeysHandler
+
+        return E2eKeysHandler(self)
+
+    @cached_property
+    def room_keys_handler(self) -> Any:
+        from synapse.handlers.room_keys import RoomKeysHandler
+
+        return RoomKeysHandler(self)
+
+    @cached_property
+    def search_handler(self) -> Any:
+        from synapse.handlers.search import SearchHandler
+
+        return SearchHandler(self)
+
+    @cached_property
+    def relations_handler(self) -> Any:
+        from synapse.handlers.relations import RelationsHandler
+
+        return RelationsHandler(self)
+
+    @cached_property
+    def user_directory_handler(self) -> Any:
+        from synapse.handlers.user_directory import UserDirectoryHandler
+
+        return UserDirectoryHandler(self)
