@@ -15,20 +15,20 @@ from synapse.util.clock import Clock
 if TYPE_CHECKING:
     from synapse.storage.id_generators import StreamIdGenerator
     from synapse.storage.stores.devices import DeviceStore
-    from synapse.storage.stores.e2e_keys import E2eKeysStore
-    from synapse.storage.stores.relations import RelationsStore
-    from synapse.storage.stores.room_keys import RoomKeysStore
-    from synapse.storage.stores.search import SearchStore
-    from synapse.storage.stores.user_directory import UserDirectoryStore
     from synapse.storage.stores.directory import DirectoryStore
+    from synapse.storage.stores.e2e_keys import E2eKeysStore
     from synapse.storage.stores.events_read import EventsReadStore
     from synapse.storage.stores.filtering import FilteringStore
     from synapse.storage.stores.profile import ProfileStore
     from synapse.storage.stores.registration import RegistrationStore
+    from synapse.storage.stores.relations import RelationsStore
+    from synapse.storage.stores.room_keys import RoomKeysStore
     from synapse.storage.stores.roommember import RoomMemberStore
     from synapse.storage.stores.rooms import RoomStore
+    from synapse.storage.stores.search import SearchStore
     from synapse.storage.stores.state import StateStore
     from synapse.storage.stores.stream import StreamStore
+    from synapse.storage.stores.user_directory import UserDirectoryStore
 
 
 class DataStores:
@@ -47,11 +47,6 @@ class DataStores:
     @cached_property
     def devices(self) -> "DeviceStore":
         from synapse.storage.stores.devices import DeviceStore
-    from synapse.storage.stores.e2e_keys import E2eKeysStore
-    from synapse.storage.stores.relations import RelationsStore
-    from synapse.storage.stores.room_keys import RoomKeysStore
-    from synapse.storage.stores.search import SearchStore
-    from synapse.storage.stores.user_directory import UserDirectoryStore
 
         return DeviceStore(self.db, self.clock)
 
