@@ -52,20 +52,21 @@ def test_workers_mount_generic_routes_only(cluster: Cluster) -> None:
     assert code == 200 and body["versions"]
 
 
-def test_stream_routes_mount_on_writers_and_nowhere_before_the_stream_exists(cluster: Cluster) -> None:
+def test_stream_routes_mount_like_others_and_nowhere_before_the_stream_exists(cluster: Cluster) -> None:
     from synapse.rest.client.versions import VersionsRestServlet
 
     main, worker, persister = (cluster.servers[n] for n in ("main", "worker1", "persister1"))
     typing_route = Route(VersionsRestServlet, stream="typing")  # no typing stream yet
     events_route = Route(VersionsRestServlet, stream="events")
     assert not any(hs._serves(typing_route) for hs in (main, worker, persister))
-    assert [hs._serves(events_route) for hs in (main, worker, persister)] == [True, False, True]
+    # non-writers serve stream routes too: they forward writes to the writer
+    assert [hs._serves(events_route) for hs in (main, worker, persister)] == [True, True, True]
 
 
 def test_replication_calls_are_served_by_stream_writers(cluster: Cluster) -> None:
     names = {n: [type(e).__name__ for e in cluster.servers[n].replication_endpoints()] for n in cluster.instances}
     assert names == {
-        "main": ["ReplicationPersistEventEndpoint"],
+        "main": ["ReplicationPersistEventEndpoint", "ReplicationStreamWriteEndpoint"],
         "worker1": [],
         "persister1": ["ReplicationPersistEventEndpoint"],
     }
