@@ -47,6 +47,8 @@ def build_routes() -> list[Route]:
     routes += _user_directory_routes()
     # --- per-user streams: account data and tags
     routes += _user_streams_routes()
+    # --- send-to-device messages (the to_device stream)
+    routes += _to_device_routes()
     return routes
 
 
@@ -149,3 +151,11 @@ def _reading_routes() -> list[Route]:
         Route(room_read.JoinedMembersServlet),
         Route(room_read.JoinedRoomsServlet),
     ]
+
+
+def _to_device_routes() -> list[Route]:
+    from synapse.rest.client import sendtodevice
+
+    # The workers doc routes sendToDevice to the to_device stream's writer,
+    # not to generic workers.
+    return [Route(sendtodevice.SendToDeviceRestServlet, runs_on="main", stream="to_device")]

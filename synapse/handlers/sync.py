@@ -186,15 +186,20 @@ class SyncHandler:
         await self._fill_rooms(request, plans, result, since_pos, now_pos)
         joined = [room_id for room_id, m in memberships.items() if m.membership == "join" and room_id in allowed_rooms]
         for name, stream in self._hs.user_streams.items():
+            since_stream_pos = request.since.get(name) if request.since is not None else 0
             ctx = SyncContext(
                 user_id=user_id,
                 device_id=request.requester.device_id,
-                from_pos=request.since.get(name) if request.since is not None and not request.full_state else 0,
+                from_pos=0 if request.full_state else since_stream_pos,
                 to_pos=now.get(name),
                 joined_room_ids=joined,
                 filter=fc,
+                since_pos=since_stream_pos,
             )
-            result.add_stream_contribution(await stream.sync(ctx))
+            contribution = await stream.sync(ctx)
+            if contribution.position is not None:
+                result.next_batch = result.next_batch.copy_and_replace(name, contribution.position)
+            result.add_stream_contribution(contribution)
         return result
 
     async def _memberships_at(self, user_id: str, now_pos: int) -> dict[str, MembershipChange]:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from synapse.storage.stores.search import SearchStore
     from synapse.storage.stores.state import StateStore
     from synapse.storage.stores.stream import StreamStore
+    from synapse.storage.stores.to_device import ToDeviceStore
     from synapse.storage.stores.user_directory import UserDirectoryStore
 
 
@@ -137,3 +138,9 @@ class DataStores:
         from synapse.storage.stores.account_data import AccountDataStore
 
         return AccountDataStore(self.db)
+
+    @cached_property
+    def to_device(self) -> "ToDeviceStore":
+        from synapse.storage.stores.to_device import ToDeviceStore
+
+        return ToDeviceStore(self.db)

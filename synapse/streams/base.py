@@ -38,6 +38,9 @@ class SyncContext:
     to_pos: int
     joined_room_ids: Collection[str]
     filter: "FilterCollection"
+    # the since token's position even on a full_state sync (0 on an initial
+    # sync): what the client acknowledged having received (to_device deletes up to it)
+    since_pos: int = 0
 
 
 @attrs.define
@@ -46,6 +49,10 @@ class SyncContribution:
 
     top_level: dict[str, Any] = attrs.field(factory=dict)
     rooms: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    # where the contribution stopped when the stream capped it below
+    # `to_pos` (a per-sync limit): next_batch carries this position, so the
+    # next sync continues from there
+    position: Optional[int] = None
 
     def __bool__(self) -> bool:
         return bool(self.top_level or self.rooms)
