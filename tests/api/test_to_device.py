@@ -64,10 +64,13 @@ def test_delivery_to_one_device_and_to_every_device(homeserver: Homeserver) -> N
     assert to_device(sync(bob2, since2)) == []
 
     send(alice, unique("txn"), {bob.user_id: {"*": {"to": "all"}}})
-    assert [e["content"] for e in to_device(sync(bob, one["next_batch"]))] == [{"to": "all"}]
+    all_devices = sync(bob, one["next_batch"])
+    assert [e["content"] for e in to_device(all_devices)] == [{"to": "all"}]
     assert [e["content"] for e in to_device(sync(bob2, since2))] == [{"to": "all"}]
     # unknown users and devices are ignored, and so is a remote user (no federation yet)
-    send(alice, unique("txn"), {bob.user_id: {"NODEVICE": {}}, "@nobody:localhost": {"*": {}}, "@x:remote.example": {"*": {}}})
+    ignored = {bob.user_id: {"NODEVICE": {}}, "@nobody:localhost": {"*": {}}, "@x:remote.example": {"*": {}}}
+    send(alice, unique("txn"), ignored)
+    assert to_device(sync(bob, all_devices["next_batch"])) == []
 
 
 def test_retried_transaction_delivers_once(homeserver: Homeserver) -> None:
