@@ -48,6 +48,8 @@ _RESOURCE_ALIASES = {"client": ("client", "admin")}
 # how long startup waits for the replication bus before going on without it
 # (it keeps reconnecting in the background)
 BUS_CONNECT_TIMEOUT_S = 10.0
+# how often a worker started before main checks whether the schema is there
+SCHEMA_POLL_INTERVAL_S = 1.0
 
 
 class HomeServer:
@@ -86,7 +88,9 @@ class HomeServer:
         try:
             await prepare_database(self._db, allow_upgrade=role.is_main)
         except PrepareDatabaseError as e:
-            raise ConfigError(f"{self.instance_name}: {e}", ["database"]) from None
+            if role.is_main:
+                raise ConfigError(f"{self.instance_name}: {e}", ["database"]) from None
+            await self._wait_for_schema(str(e))
         for spec in STREAMS:
             writers = role.writers_for(spec.writers_config_key)
             self.id_generators[spec.name] = await StreamIdGenerator.create(
@@ -95,6 +99,25 @@ class HomeServer:
         self._stores = DataStores(self._db, self.clock, self.id_generators)
         await self._setup_replication()
         logger.info("Server %s (instance %s) set up", self.hostname, self.instance_name)
+
+    async def _wait_for_schema(self, reason: str) -> None:
+        """A worker started before main (or before main upgraded the schema)
+        waits for it instead of failing: it never migrates itself, and once
+        the schema is there it starts and catches up from stored positions."""
+        from synapse.storage.prepare import PrepareDatabaseError, prepare_database
+
+        logger.warning("%s: %s; waiting for the main process to prepare the database", self.instance_name, reason)
+        waited = 0.0
+        while True:
+            await self.clock.sleep(SCHEMA_POLL_INTERVAL_S)
+            waited += SCHEMA_POLL_INTERVAL_S
+            try:
+                await prepare_database(self.db, allow_upgrade=False)
+                logger.info("Database ready after waiting %.0fs", waited)
+                return
+            except PrepareDatabaseError as e:
+                if waited % 30 < SCHEMA_POLL_INTERVAL_S:
+                    logger.warning("Still waiting for the main process to prepare the database: %s", e)
 
     async def _setup_replication(self) -> None:
         from synapse.replication.bus import InProcessBus
