@@ -25,7 +25,14 @@ RECEIPT_TYPES = (READ, READ_PRIVATE)
 
 
 def _upsert_receipt_txn(
-    txn: Any, stream_id: int, room_id: str, receipt_type: str, user_id: str, thread_id: str, event_id: str, data: JsonDict
+    txn: Any,
+    stream_id: int,
+    room_id: str,
+    receipt_type: str,
+    user_id: str,
+    thread_id: str,
+    event_id: str,
+    data: JsonDict,
 ) -> None:
     DatabasePool.simple_upsert_txn(
         txn,

@@ -57,9 +57,7 @@ class TypingStream(UserStream):
     async def set_typing(self, room_id: str, user_id: str, typing: bool, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> int:
         timeout_ms = max(0, min(timeout_ms, MAX_TIMEOUT_MS))
         expires_at_ms = self._hs.clock.time_msec() + timeout_ms if typing else 0
-        position = await self._write(
-            "set_typing", _set_typing_txn, room_id, user_id, expires_at_ms, rooms=[room_id]
-        )
+        position = await self._write("set_typing", _set_typing_txn, room_id, user_id, expires_at_ms, rooms=[room_id])
         pending = self._expiries.pop((room_id, user_id), None)
         if pending is not None and pending.active():
             pending.cancel()

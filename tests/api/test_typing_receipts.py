@@ -40,7 +40,9 @@ def shared_room(owner: Client, *others: Client) -> str:
 
 
 def send(client: Client, room: str) -> str:
-    status, body = client.put(f"/rooms/{q(room)}/send/m.room.message/{unique('t')}", {"msgtype": "m.text", "body": "hi"})
+    status, body = client.put(
+        f"/rooms/{q(room)}/send/m.room.message/{unique('t')}", {"msgtype": "m.text", "body": "hi"}
+    )
     assert status == 200, body
     return body["event_id"]
 

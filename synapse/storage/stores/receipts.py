@@ -49,13 +49,18 @@ class ReceiptsStore:
             rooms = sorted(room_ids)
             receipts: list[Receipt] = []
             for start in range(0, len(rooms), SELECT_MANY_BATCH_SIZE):
-                in_sql, in_args = txn.database_engine.in_list_clause("room_id", rooms[start : start + SELECT_MANY_BATCH_SIZE])
+                in_sql, in_args = txn.database_engine.in_list_clause(
+                    "room_id", rooms[start : start + SELECT_MANY_BATCH_SIZE]
+                )
                 txn.execute(
                     "SELECT room_id, receipt_type, user_id, thread_id, event_id, data FROM receipts"
                     f" WHERE stream_id > ? AND stream_id <= ? AND {in_sql} ORDER BY stream_id",
                     [from_pos, to_pos, *in_args],
                 )
-                receipts += [Receipt(*row[:5], json.loads(row[5])) for row in txn.fetchall()]
+                receipts += [
+                    Receipt(room_id, rtype, user_id, thread_id, event_id, json.loads(data))
+                    for room_id, rtype, user_id, thread_id, event_id, data in txn.fetchall()
+                ]
             return receipts
 
         return await self._db.runInteraction("get_receipts_for_rooms", txn)

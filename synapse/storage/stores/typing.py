@@ -23,7 +23,9 @@ class TypingStore:
             rooms = list(room_ids)
             typing: dict[str, list[str]] = {room_id: [] for room_id in rooms}
             for start in range(0, len(rooms), SELECT_MANY_BATCH_SIZE):
-                in_sql, in_args = txn.database_engine.in_list_clause("room_id", rooms[start : start + SELECT_MANY_BATCH_SIZE])
+                in_sql, in_args = txn.database_engine.in_list_clause(
+                    "room_id", rooms[start : start + SELECT_MANY_BATCH_SIZE]
+                )
                 txn.execute(
                     f"SELECT room_id, user_id FROM typing_state WHERE expires_at_ms > ? AND {in_sql}",
                     [now_ms, *in_args],
