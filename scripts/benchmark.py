@@ -186,9 +186,7 @@ class SideMeter(PhaseMeter):
         side = {n: now[n].seconds_since(self._side_before[n]) for n in self.sides}
         result["side_cpu_s"] = side
         inside = set(process_tree(self.homeserver_roots))
-        outside = sum(
-            side[n] for n, pid in self.sides.items() if pid not in inside
-        )
+        outside = sum(side[n] for n, pid in self.sides.items() if pid not in inside)
         if result.get("other_cpu_s") is not None and outside:
             capacity = (time.monotonic() - self._side_wall) * (os.cpu_count() or 1)
             result["other_cpu_s"] -= outside
