@@ -299,6 +299,19 @@ class Topology:
     def log_tail(self, name: str = "main", lines: int = 60) -> str:
         return self.processes[name].log_tail(lines)
 
+    def query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        """Run one SQL statement on the deployment's database; its rows.
+
+        For assertions about where data went (e.g. `events.instance_name`,
+        the persister that wrote an event), not to change anything."""
+        conn = ensure_postgres().connect(self.database_name)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, args)
+                return list(cur.fetchall())
+        finally:
+            conn.close()
+
     def is_reference_synapse(self) -> bool:
         """Same meaning as `Homeserver.is_reference_synapse` (never, for a topology)."""
         return False
@@ -511,8 +524,15 @@ def _write_nginx_config(config_dir: Path, shared: Path, worker_files: list[Path]
     return conf
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """Writes repeated values out in full, as an operator would, not as &anchors."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def _dump(path: Path, content: Any) -> None:
-    path.write_text(yaml.safe_dump(content, sort_keys=False))
+    path.write_text(yaml.dump(content, Dumper=_PlainDumper, sort_keys=False))
 
 
 # -- processes ---------------------------------------------------------------------
