@@ -19,23 +19,32 @@ Every topology gets a private ``redis-server`` (not `ensure_redis()`): Redis
 pub/sub channels are global to a server, so two deployments sharing one would
 hear each other's stream positions, and robustness tests must be able to stop
 it. The database is a fresh one on `ensure_postgres()`, dropped by `stop()`.
+Every child runs in its own session, so a Ctrl-C meant for the tests (or
+scripts/run-workers) reaches only the harness, which then stops them in order.
 
 Environment: SYNAPSE_TEST_START_TIMEOUT (seconds per process to become
 healthy, default 90) and SYNAPSE_TEST_KEEP_DIRS (keep configs and logs).
+
+``python -m tests.support.topology`` (what scripts/run-workers runs) starts
+the default layout for manual use or a benchmark and runs until interrupted.
 """
 
 from __future__ import annotations
 
+import argparse
 import atexit
+import json
 import os
 import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +164,7 @@ class PrivateRedis:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                start_new_session=True,
                 cwd=self.workdir,
             )
         atexit.register(_kill_if_running, self.process)
@@ -254,6 +264,7 @@ class Topology:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                start_new_session=True,
                 cwd=self.config_dir,
                 env=self.env,
             )
@@ -332,6 +343,7 @@ class Topology:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         atexit.register(_kill_if_running, self.nginx)
         deadline = time.monotonic() + 15
@@ -612,3 +624,67 @@ def _kill_if_running(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.kill()
         process.wait()
+
+
+# -- running a deployment by hand ------------------------------------------------
+
+
+def describe(topology: Topology) -> dict[str, Any]:
+    """Where everything listens, for people and for benchmark scripts."""
+    return {
+        "base_url": topology.base_url,
+        "server_name": topology.server_name,
+        "registration_shared_secret": topology.registration_shared_secret,
+        "config_dir": str(topology.config_dir),
+        "database": topology.database_name,
+        "redis_port": topology.redis.port,
+        "processes": {
+            name: {
+                "client_url": info.client_url if info.client_port else None,
+                "replication_url": info.replication_url if info.replication_port else None,
+                "log": str(info.log_path),
+                "pid": info.process.pid if info.process else None,
+            }
+            for name, info in topology.processes.items()
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="scripts/run-workers",
+        description="Start main, two generic workers, two event persisters and a stream writer "
+        "behind nginx on throwaway PostgreSQL and Redis; stop everything on Ctrl-C.",
+    )
+    parser.add_argument("--info-file", metavar="PATH", help="Also write where everything listens as JSON here.")
+    parser.add_argument("--keep", action="store_true", help="Keep the configs and logs after stopping.")
+    args = parser.parse_args(argv)
+    if args.keep:
+        os.environ["SYNAPSE_TEST_KEEP_DIRS"] = "1"
+    topology = start_topology()
+    info = describe(topology)
+    if args.info_file:
+        Path(args.info_file).write_text(json.dumps(info, indent=2))
+    print(f"Serving {topology.server_name} at {topology.base_url} (nginx); configs and logs in {topology.config_dir}")
+    for name, process in info["processes"].items():
+        urls = ", ".join(u for u in (process["client_url"], process["replication_url"]) if u)
+        print(f"  {name:14} {urls}  log: {process['log']}")
+    print("Ctrl-C (or SIGTERM) stops every process.", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        exited = [n for n, p in topology.processes.items() if p.process is not None and p.process.poll() is not None]
+        if exited:
+            print(f"{', '.join(exited)} exited; stopping the rest", file=sys.stderr)
+            break
+    try:
+        topology.stop()
+    except AssertionError as e:
+        print(e, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
