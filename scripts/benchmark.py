@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""Benchmark any Matrix homeserver over HTTP (a measurement tool, not a test).
+
+Phases, in order, each with fresh users:
+  a) C concurrent clients send M messages spread over R rooms: throughput,
+     send latency, and CPU-seconds of the homeserver (and PostgreSQL) per
+     1,000 events;
+  b) /sync wake-up: time from a send's 200 OK to a long-polling receiver's
+     /sync returning that event;
+  c) initial /sync of a small account, each on a freshly logged-in device;
+then the homeserver's RSS. Startup time comes from the runner script and is
+only recorded here (--startup-seconds). `--summarize A.json B.json ...` prints
+the medians of earlier runs as a Markdown table instead of measuring.
+
+Example (real Synapse started by scripts/run_synapse_baseline.sh):
+  /work/venv/bin/python scripts/benchmark.py --base-url http://127.0.0.1:18008 \
+      --shared-secret bench-shared-secret --pid 1234 --pg-pids auto \
+      --pg-db synapse_bench --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import sys
+import time
+from typing import Any
+
+import aiohttp
+from bench.matrix_client import MatrixError, new_session, request
+from bench.procstat import (
+    PgPidSource,
+    PhaseMeter,
+    load_average,
+    machine_info,
+    process_tree,
+    rss_bytes,
+)
+from bench.report import format_report
+from bench.scenarios import (
+    Server,
+    run_initial_sync,
+    run_senders,
+    run_sync_wakeup,
+    setup_population,
+)
+from bench.summarize import markdown_table
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--base-url", help="client API base, e.g. http://127.0.0.1:8008")
+    p.add_argument("--shared-secret", help="registration_shared_secret of the server")
+    p.add_argument(
+        "--pid",
+        type=int,
+        action="append",
+        default=[],
+        help="homeserver process id (repeatable); its descendants are included",
+    )
+    p.add_argument(
+        "--pg-pids",
+        default=None,
+        help="'auto' (rediscover postgres processes at each snapshot) or comma-separated pids",
+    )
+    p.add_argument(
+        "--pg-db",
+        default=None,
+        help="with --pg-pids auto: ignore client backends of other databases",
+    )
+    p.add_argument(
+        "--users", type=int, default=20, help="benchmark users, all joined to all rooms"
+    )
+    p.add_argument("--rooms", type=int, default=10)
+    p.add_argument(
+        "--messages", type=int, default=2000, help="messages sent in phase a"
+    )
+    p.add_argument(
+        "--concurrency", type=int, default=10, help="concurrent sending clients"
+    )
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=100,
+        help="unmeasured messages sent before phase a",
+    )
+    p.add_argument(
+        "--drain",
+        type=float,
+        default=2.0,
+        help="seconds after the last send still charged to phase a's CPU",
+    )
+    p.add_argument("--sync-samples", type=int, default=100)
+    p.add_argument(
+        "--sync-park-ms",
+        type=float,
+        default=100.0,
+        help="pause between starting the long-poll and sending",
+    )
+    p.add_argument("--initial-sync-samples", type=int, default=20)
+    p.add_argument(
+        "--initial-sync-rooms",
+        type=int,
+        default=3,
+        help="benchmark rooms the small account joins",
+    )
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=3.0,
+        help="idle seconds after setup before measuring (background work settles)",
+    )
+    p.add_argument(
+        "--startup-seconds",
+        type=float,
+        default=None,
+        help="startup time measured by the runner, copied into the output",
+    )
+    p.add_argument("--label", default=None, help="free-text label stored in the JSON")
+    p.add_argument("--json", dest="json_out", default=None, help="write results here")
+    p.add_argument(
+        "--summarize",
+        nargs="+",
+        metavar="RESULT_JSON",
+        help="print medians of these result files and exit",
+    )
+    args = p.parse_args(argv)
+    if not args.summarize and not (args.base_url and args.shared_secret):
+        p.error("--base-url and --shared-secret are required")
+    if args.pg_db and args.pg_pids != "auto":
+        p.error("--pg-db only applies to --pg-pids auto")
+    return args
+
+
+def pg_source(args: argparse.Namespace) -> PgPidSource:
+    if args.pg_pids is None:
+        return PgPidSource()
+    if args.pg_pids == "auto":
+        return PgPidSource(auto=True, database=args.pg_db)
+    return PgPidSource(fixed=[int(x) for x in args.pg_pids.split(",") if x])
+
+
+async def server_version(base_url: str) -> str | None:
+    """Name and version from the federation version endpoint, if served."""
+    session = new_session()
+    try:
+        body, _ = await request(
+            session, base_url, "GET", "/_matrix/federation/v1/version"
+        )
+        server = body.get("server", {})
+        return f"{server.get('name')} {server.get('version')}"
+    except (MatrixError, aiohttp.ClientError, ValueError, AttributeError):
+        return None  # optional endpoint; its absence is not a failure
+    finally:
+        await session.close()
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    server = Server(args.base_url.rstrip("/"), args.shared_secret, secrets.token_hex(3))
+    results: dict[str, Any] = {
+        "meta": {
+            "base_url": server.base_url,
+            "label": args.label,
+            "run_id": server.run_id,
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "server_version": await server_version(server.base_url),
+            "machine": machine_info(),
+            "load_average_before": load_average(),
+            "startup_seconds": args.startup_seconds,
+            "homeserver_pids": process_tree(args.pid),
+            "args": {k: v for k, v in vars(args).items() if k != "shared_secret"},
+        }
+    }
+    meter = PhaseMeter(args.pid, pg_source(args))
+
+    print(f"setup: {args.users} users, {args.rooms} rooms ...", file=sys.stderr)
+    pop, setup_s = await setup_population(server, args.users, args.rooms)
+    results["setup_s"] = setup_s
+    try:
+        meter.start()
+        await asyncio.sleep(args.settle)
+        idle = meter.stop()
+        results["idle"] = {"seconds": args.settle, **idle}
+
+        print(
+            f"a) senders: {args.messages} messages, C={args.concurrency} ...",
+            file=sys.stderr,
+        )
+        results["senders"] = await run_senders(
+            pop, args.messages, args.concurrency, meter, args.warmup, args.drain
+        )
+        print(f"b) /sync wake-up: {args.sync_samples} samples ...", file=sys.stderr)
+        results["sync_wakeup"] = await run_sync_wakeup(
+            server, args.sync_samples, args.sync_park_ms / 1000.0
+        )
+        print(
+            f"c) initial sync: {args.initial_sync_samples} fresh devices ...",
+            file=sys.stderr,
+        )
+        results["initial_sync"] = await run_initial_sync(
+            server, pop.rooms[: args.initial_sync_rooms], args.initial_sync_samples
+        )
+    finally:
+        await pop.close()
+    pids = process_tree(args.pid)
+    results["after_run"] = {
+        "homeserver_pids": pids,
+        "homeserver_rss_mb": rss_bytes(pids) / 2**20 if pids else None,
+        "load_average": load_average(),
+    }
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.summarize:
+        print(markdown_table(args.summarize))
+        return 0
+    try:
+        results = asyncio.run(run(args))
+    except MatrixError as e:
+        print(f"benchmark aborted: {e}", file=sys.stderr)
+        return 1
+    print(format_report(results))
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(results, f, indent=2, sort_keys=True)
+            f.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
