@@ -41,10 +41,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -630,7 +630,10 @@ def _kill_if_running(process: subprocess.Popen) -> None:
 
 
 def describe(topology: Topology) -> dict[str, Any]:
-    """Where everything listens, for people and for benchmark scripts."""
+    """Where everything listens, for people and for benchmark scripts.
+
+    The admin API (shared-secret registration) is not proxied by nginx: use
+    main's `client_url` for it."""
     return {
         "base_url": topology.base_url,
         "server_name": topology.server_name,
@@ -661,8 +664,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.keep:
         os.environ["SYNAPSE_TEST_KEEP_DIRS"] = "1"
+    started = time.monotonic()
     topology = start_topology()
-    info = describe(topology)
+    info = {**describe(topology), "startup_seconds": round(time.monotonic() - started, 2)}
     if args.info_file:
         Path(args.info_file).write_text(json.dumps(info, indent=2))
     print(f"Serving {topology.server_name} at {topology.base_url} (nginx); configs and logs in {topology.config_dir}")

@@ -12,8 +12,8 @@ from __future__ import annotations
 import threading
 import time
 
-from tests.system.client import User, timeline_events
 from tests.support.topology import Topology
+from tests.system.client import User, timeline_events
 
 DURING_OUTAGE = 5
 WAKE_UP_S = 5.0

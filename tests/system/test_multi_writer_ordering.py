@@ -15,8 +15,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.system.client import User, limited_rooms, timeline_events
 from tests.support.topology import Topology
+from tests.system.client import User, limited_rooms, timeline_events
 
 ROOMS = 8
 MESSAGES_PER_ROOM = 12

@@ -14,8 +14,8 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 
-from tests.system.client import User
 from tests.support.topology import Topology
+from tests.system.client import User
 
 ROOMS = 6
 # no send may take longer than this, outage or not

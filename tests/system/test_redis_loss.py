@@ -15,8 +15,8 @@ from __future__ import annotations
 import threading
 import time
 
-from tests.system.client import User, timeline_events
 from tests.support.topology import Topology
+from tests.system.client import User, timeline_events
 
 POLL_TIMEOUT_MS = 60_000
 # a live message reaches the long-poller within this

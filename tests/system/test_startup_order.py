@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.system.client import User
 from tests.support.topology import Topology, start_topology
+from tests.system.client import User
 
 # a record of the log formatter ("2026-01-01 10:00:00,000 - ..."), not a message to the operator
 _LOG_RECORD = re.compile(r"^\d{4}-\d\d-\d\d |^Traceback |^--- start ")
