@@ -155,11 +155,16 @@ class PrivateRedis:
             self.process = subprocess.Popen(
                 [
                     self.binary,
-                    "--port", str(self.port),
-                    "--bind", "127.0.0.1",
-                    "--save", "",
-                    "--appendonly", "no",
-                    "--dir", str(self.workdir),
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.workdir),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -436,9 +441,7 @@ def _write_deployment(
 
     workers_dir = config_dir / "workers"
     workers_dir.mkdir()
-    processes = {
-        "main": ProcessInfo("main", [shared_path], config_dir / "main.log", client_port, replication_port)
-    }
+    processes = {"main": ProcessInfo("main", [shared_path], config_dir / "main.log", client_port, replication_port)}
     instance_map: dict[str, Any] = {"main": {"host": "127.0.0.1", "port": replication_port}}
     for spec in workers:
         ports = {

@@ -110,9 +110,9 @@ def test_killed_event_persister_loses_no_acknowledged_message(topology: Topology
 
         restarting_at = time.monotonic()
         topology.start("persister1")
-        assert _wait(
-            lambda: any(a.status == 200 and a.started > restarting_at for a in sender.attempts), RECOVERY_S
-        ), f"sends to persister1's room still fail after its restart: {sender.attempts[-3:]}"
+        assert _wait(lambda: any(a.status == 200 and a.started > restarting_at for a in sender.attempts), RECOVERY_S), (
+            f"sends to persister1's room still fail after its restart: {sender.attempts[-3:]}"
+        )
     finally:
         sender.stop()
 

@@ -147,8 +147,15 @@ def test_duplicate_worker_names_are_refused_by_the_deployment_tools(files: Files
     for path in files.workers_dir.glob("*.yaml"):
         files.edit(path, lambda c, p=path: c.update(worker_pid_file=str(files.dir / f"{p.stem}.pid")))
     synctl = files.run_args(
-        [files.topology.python, "-m", "synapse.scripts.synctl", "start", str(files.shared_path), "-a",
-         str(files.workers_dir)]
+        [
+            files.topology.python,
+            "-m",
+            "synapse.scripts.synctl",
+            "start",
+            str(files.shared_path),
+            "-a",
+            str(files.workers_dir),
+        ]
     )
     assert synctl.returncode == 1, (synctl.stdout, synctl.stderr)
     # synctl reports on stdout, as Synapse's does
