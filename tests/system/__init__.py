@@ -3,6 +3,7 @@ PostgreSQL and Redis behind generated nginx config (tests/support/topology.py).
 
 - conftest.py: the module-scoped `topology` fixture.
 - client.py: a small Matrix client over raw HTTP (register, rooms, send, sync).
+- test_topology_harness.py: the harness builds and routes what it claims.
 - test_startup_order.py: a worker started before main.
 - test_replication_auth.py: the replication listeners' shared secret.
 - test_multi_writer_ordering.py: /sync over two event persisters.
