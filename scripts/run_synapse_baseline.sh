@@ -15,6 +15,8 @@
 #           DIR/KIND/result-TIMESTAMP.json, stop; extra args go to benchmark.py
 #
 # Environment overrides:
+#   TARGET           synapse (the PyPI baseline, default) or ours (this
+#                    repository, run from its .venv: scripts/test creates it)
 #   SYNAPSE_VENV     venv holding matrix-synapse      (default /work/synapse-venv)
 #   SYNAPSE_VERSION  version installed if venv absent  (default 1.163.2)
 #   PORT             client listener port (default 18008 postgres, 18009 sqlite)
@@ -29,9 +31,12 @@ DIR=$(realpath -m "$1")
 KIND=$2
 ACTION=${3:-start}
 shift $(( $# < 3 ? $# : 3 ))
-case "$KIND" in
-    postgres) DEFAULT_PORT=18008 ;;
-    sqlite) DEFAULT_PORT=18009 ;;
+TARGET=${TARGET:-synapse}
+case "$TARGET:$KIND" in
+    synapse:postgres) DEFAULT_PORT=18008 ;;
+    synapse:sqlite) DEFAULT_PORT=18009 ;;
+    ours:postgres) DEFAULT_PORT=18010 ;;
+    ours:sqlite) DEFAULT_PORT=18011 ;;
     *) usage ;;
 esac
 
@@ -42,14 +47,20 @@ SHARED_SECRET=${SHARED_SECRET:-bench-shared-secret}
 PG_HOST=${PG_HOST:-127.0.0.1}
 PG_PORT=${PG_PORT:-5432}
 PG_USER=${PG_USER:-postgres}
-PG_DB=${PG_DB:-synapse_bench}
+if [ "$TARGET" = ours ]; then PG_DB=${PG_DB:-synapse_bench_ours}; else PG_DB=${PG_DB:-synapse_bench}; fi
 BENCH_PYTHON=${BENCH_PYTHON:-/work/venv/bin/python}
 SERVER_NAME=bench.localhost
 SCRIPTS_DIR=$(dirname "$(realpath "$0")")
 
-HS_DIR="$DIR/$KIND"
+REPO_DIR=$(dirname "$SCRIPTS_DIR")
+if [ "$TARGET" = ours ]; then
+    HS_DIR="$DIR/ours-$KIND"
+    PY="$REPO_DIR/.venv/bin/python"
+else
+    HS_DIR="$DIR/$KIND"
+    PY="$SYNAPSE_VENV/bin/python"
+fi
 PIDFILE="$HS_DIR/synapse.pid"
-PY="$SYNAPSE_VENV/bin/python"
 
 psql_admin() { psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -v ON_ERROR_STOP=1 -tAc "$1"; }
 
@@ -63,6 +74,10 @@ running_pid() {
 }
 
 install_synapse() {
+    if [ "$TARGET" = ours ]; then
+        [ -x "$PY" ] || { echo "no $PY: run scripts/test (or scripts/run-homeserver) once to create .venv" >&2; exit 1; }
+        return 0
+    fi
     if [ ! -x "$PY" ] || ! "$PY" -I -c 'import synapse' 2>/dev/null; then
         python3 -m venv "$SYNAPSE_VENV"
         "$SYNAPSE_VENV/bin/pip" install -q "matrix-synapse[postgres]==$SYNAPSE_VERSION"
@@ -172,13 +187,15 @@ start() {
     local secs
     secs=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
     echo "$secs" > "$HS_DIR/startup_seconds"
-    echo "Synapse $("$PY" -I -c 'import synapse; print(synapse.__version__)') ($KIND) up: pid $pid port $PORT startup ${secs}s"
+    echo "$TARGET $("$PY" -I -c 'import synapse; print(synapse.__version__)') ($KIND) up: pid $pid port $PORT startup ${secs}s"
     wait_background_updates
     echo "PID=$pid BASE_URL=http://127.0.0.1:$PORT SHARED_SECRET=$SHARED_SECRET STARTUP_SECONDS=$secs"
 }
 
 pending_background_updates() {
-    if [ "$KIND" = postgres ]; then
+    if [ "$TARGET" = ours ]; then
+        echo 0  # no background updates to wait for
+    elif [ "$KIND" = postgres ]; then
         psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" -tAc \
             "SELECT count(*) FROM background_updates"
     else
@@ -241,7 +258,7 @@ bench() {
     "$BENCH_PYTHON" "$SCRIPTS_DIR/benchmark.py" --base-url "http://127.0.0.1:$PORT" \
         --shared-secret "$SHARED_SECRET" --pid "$pid" "${pg_args[@]}" \
         --startup-seconds "$(cat "$HS_DIR/startup_seconds")" \
-        --label "synapse $KIND" --json "$out" "$@" || { stop; exit 1; }
+        --label "$TARGET $KIND" --json "$out" "$@" || { stop; exit 1; }
     echo "results: $out"
     stop
 }

@@ -6,6 +6,7 @@ one access line when the response is done: client, method, path with any
 access_token redacted, status, duration, bytes sent, user agent.
 """
 
+import json
 import logging
 import re
 import time
@@ -18,6 +19,7 @@ from twisted.web.resource import IResource
 from twisted.web.server import Request, Site
 
 import synapse
+from synapse.api.errors import Codes
 
 logger = logging.getLogger(__name__)
 
@@ -88,12 +90,26 @@ class SynapseRequest(Request):
                 redact_uri(self.uri),
             )
             self._body_too_large = True
-            self.channel.transport.abortConnection()
+            self._refuse_too_large()
             return
         super().handleContentChunk(data)
 
+    def _refuse_too_large(self) -> None:
+        """Answers 413 M_TOO_LARGE straight away and closes the connection.
+
+        The body is still arriving, so Twisted's response machinery (which
+        expects a complete request) is bypassed: the answer is written raw.
+        """
+        body = json.dumps({"errcode": Codes.TOO_LARGE, "error": "Request body too large"}).encode()
+        head = (
+            b"HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+        )
+        self.channel.transport.write(head + body)
+        self.channel.transport.loseConnection()
+
     def process(self) -> None:
-        # the connection is being aborted: never act on a truncated body
+        # the connection is being closed: never act on a truncated body
         if not self._body_too_large:
             super().process()
 

@@ -1,6 +1,7 @@
 """Listener roots and SynapseSite, driven in-process over a fake transport."""
 
 import datetime
+import json
 import logging
 
 import pytest
@@ -144,12 +145,15 @@ def _post(site, size: int):
     return transport
 
 
-def test_oversized_body_aborts_connection():
+def test_oversized_body_answers_413_m_too_large_and_closes():
     site = SynapseSite(build_listener_root(FakeHS(), http_listener(["client"]), True), "t", max_request_body_size=1000)
     small = _post(site, 1000)
     assert small.value().startswith(b"HTTP/1.0 200")
     big = _post(site, 1001)
-    assert big.value() == b"" and big.disconnecting
+    head, _, body = big.value().partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413")
+    assert json.loads(body) == {"errcode": "M_TOO_LARGE", "error": "Request body too large"}
+    assert big.disconnecting
 
 
 class _FakeReactor:

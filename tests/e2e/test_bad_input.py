@@ -163,3 +163,23 @@ def test_send_into_room_not_joined_is_forbidden(homeserver: Homeserver) -> None:
         403,
         "M_FORBIDDEN",
     )
+
+
+def test_oversized_event_is_too_large(homeserver: Homeserver) -> None:
+    owner = _new_user(homeserver, "big")
+    status, created = rawhttp.request(
+        "POST", f"{homeserver.base_url}{CLIENT_V3}/createRoom", body={}, token=owner["access_token"]
+    )
+    assert status == 200, created
+    room = urllib.parse.quote(created["room_id"])
+    # an event's canonical JSON may not exceed 65536 bytes (the request body limit is larger)
+    _assert_error(
+        rawhttp.request(
+            "PUT",
+            f"{homeserver.base_url}{CLIENT_V3}/rooms/{room}/send/m.room.message/big1",
+            body={"msgtype": "m.text", "body": "x" * 70_000},
+            token=owner["access_token"],
+        ),
+        413,
+        "M_TOO_LARGE",
+    )
