@@ -20,8 +20,9 @@ from tests.system.client import User
 ROOMS = 6
 # no send may take longer than this, outage or not
 SEND_BOUND_S = 20.0
-# persister1 stays down this long: longer than the callers' retries
-OUTAGE_S = 10.0
+# persister1 stays down this long: over twice the callers' retries (about
+# 6 s), so at least one send starts and ends within the outage
+OUTAGE_S = 16.0
 # after the restart, sends to its rooms succeed again within this
 RECOVERY_S = 30.0
 
