@@ -525,7 +525,9 @@ def _write_nginx_config(config_dir: Path, shared: Path, worker_files: list[Path]
     temp.mkdir()
     conf = config_dir / "nginx.conf"
     conf.write_text(
-        "daemon off;\nmaster_process on;\nworker_processes 1;\n"
+        # one process running as the invoking user: a root master would run its
+        # worker as "nobody", unable to buffer request bodies in our temp dir
+        "daemon off;\nmaster_process off;\n"
         f"pid {config_dir}/nginx.pid;\nerror_log {config_dir}/nginx-error.log;\n"
         "events { worker_connections 1024; }\n"
         "http {\n"
