@@ -222,20 +222,23 @@ class Topology:
         self.start_nginx()
 
     def stop(self, timeout: float = _STOP_TIMEOUT_S) -> None:
-        """SIGTERM nginx, the workers, then main; assert every one exited 0.
+        """SIGTERM nginx, then the workers (together), then main; assert every
+        one exited 0.
 
         Redis and the database are released either way; the config dir with
         the logs is kept when anything went wrong."""
         problems: list[str] = []
         try:
             if self.nginx is not None:
-                problems += _terminate("nginx", self.nginx, timeout, lambda: self._nginx_error_log())
+                problems += _terminate_all([("nginx", self.nginx, self._nginx_error_log)], timeout)
                 self.nginx = None
-            for name in [n for n in self.processes if n != "main"] + ["main"]:
-                info = self.processes[name]
-                if info.process is not None:
-                    problems += _terminate(name, info.process, timeout, info.log_tail)
-                    info.process = None
+            workers = [(n, i) for n, i in self.processes.items() if n != "main" and i.process is not None]
+            problems += _terminate_all([(n, i.process, i.log_tail) for n, i in workers], timeout)
+            main = self.processes["main"]
+            if main.process is not None:
+                problems += _terminate_all([("main", main.process, main.log_tail)], timeout)
+            for info in self.processes.values():
+                info.process = None
         finally:
             self._release()
         if problems:
@@ -591,20 +594,30 @@ def _wait_healthy(name: str, info: ProcessInfo, timeout: float) -> None:
     )
 
 
-def _terminate(name: str, process: subprocess.Popen, timeout: float, tail: Any) -> list[str]:
-    """SIGTERM and wait; the problems found, as messages."""
-    if process.poll() is not None:
-        return [f"{name} had already exited with status {process.returncode}:\n{tail()}"]
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        return [f"{name} did not exit within {timeout}s of SIGTERM; killed it:\n{tail()}"]
-    if process.returncode != 0:
-        return [f"{name} exited with status {process.returncode} after SIGTERM:\n{tail()}"]
-    return []
+def _terminate_all(processes: list[tuple[str, subprocess.Popen, Any]], timeout: float) -> list[str]:
+    """SIGTERM them all at once, then wait for each; the problems, as messages.
+
+    `processes` holds (name, process, function returning its log tail)."""
+    problems = []
+    running = []
+    for name, process, tail in processes:
+        if process.poll() is not None:
+            problems.append(f"{name} had already exited with status {process.returncode}:\n{tail()}")
+        else:
+            process.send_signal(signal.SIGTERM)
+            running.append((name, process, tail))
+    deadline = time.monotonic() + timeout
+    for name, process, tail in running:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            problems.append(f"{name} did not exit within {timeout}s of SIGTERM; killed it:\n{tail()}")
+            continue
+        if process.returncode != 0:
+            problems.append(f"{name} exited with status {process.returncode} after SIGTERM:\n{tail()}")
+    return problems
 
 
 def _wait_for_redis(port: int, process: subprocess.Popen, log: Path) -> None:
