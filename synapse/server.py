@@ -2,31 +2,50 @@
 
 This is the one place (with synapse/config) that reads the process role:
 it decides which stream writers are local and which are reached over
-replication, and which routes this process serves. Handlers and stores never
-ask "am I the writer?"; they are handed the right implementation here.
+replication, which replication calls and routes this process serves, and
+where background jobs run. Handlers and stores never ask "am I the
+writer?"; they are handed the right implementation here.
+
+Startup (`setup`): database and schema (workers never upgrade and refuse
+an empty database), one id generator per registered stream, then the
+replication bus (Redis when `redis.enabled`, else in-process) and
+`ReplicationPositions` subscribed first, the events stream reader, the
+`caches` stream (with Redis), metrics, and the bus connection.
 """
 
 import logging
+from collections.abc import Hashable, Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Optional
 
+from twisted.internet import defer
 from twisted.internet.interfaces import IReactorCore
+from twisted.internet.task import LoopingCall
 from twisted.web.resource import IResource
 
 from synapse.http.server import JsonResource
 from synapse.notifier import Notifier
 from synapse.streams.tokens import StreamToken
+from synapse.util.caches import CacheRegistry
 from synapse.util.clock import Clock
 
 if TYPE_CHECKING:
+    from synapse.replication.bus import ReplicationBus
+    from synapse.replication.http.client import ReplicationClient
+    from synapse.replication.http.endpoint import ReplicationEndpoint, ReplicationServer
+    from synapse.replication.positions import ReplicationPositions
     from synapse.storage.database import DatabasePool
     from synapse.storage.databases import DataStores
     from synapse.storage.id_generators import StreamIdGenerator
+    from synapse.streams.caches import CacheInvalidationStream
 
 logger = logging.getLogger(__name__)
 
 # resources that a listener's resource name mounts
 _RESOURCE_ALIASES = {"client": ("client", "admin")}
+# how long startup waits for the replication bus before going on without it
+# (it keeps reconnecting in the background)
+BUS_CONNECT_TIMEOUT_S = 10.0
 
 
 class HomeServer:
@@ -42,33 +61,101 @@ class HomeServer:
         self._db: Optional["DatabasePool"] = None
         self._stores: Optional["DataStores"] = None
         self.id_generators: dict[str, "StreamIdGenerator"] = {}
+        self._bus: Optional["ReplicationBus"] = None
+        self._positions: Optional["ReplicationPositions"] = None
+        # the `caches` stream; None without Redis (no other process to tell)
+        self.cache_stream: Optional["CacheInvalidationStream"] = None
+        self._background: list[LoopingCall] = []
 
     # -- lifecycle ---------------------------------------------------------
     async def setup(self) -> None:
-        """Opens the database, brings the schema up to date and loads stream positions."""
+        """Opens the database, brings the schema up to date, loads stream
+        positions and joins replication; see the module docstring."""
+        from synapse.api.errors import ConfigError
         from synapse.storage.database import make_database_pool
         from synapse.storage.databases import DataStores
         from synapse.storage.id_generators import StreamIdGenerator
-        from synapse.storage.prepare import prepare_database
+        from synapse.storage.prepare import PrepareDatabaseError, prepare_database
         from synapse.streams.registry import STREAMS
 
+        role = self.config.worker
         self._db = make_database_pool(self.reactor, self.config.database.name, self.config.database.args)
-        await prepare_database(self._db, allow_upgrade=self.config.worker.is_main)
+        try:
+            await prepare_database(self._db, allow_upgrade=role.is_main)
+        except PrepareDatabaseError as e:
+            raise ConfigError(f"{self.instance_name}: {e}", ["database"]) from None
         for spec in STREAMS:
-            writers = self.config.worker.writers_for(spec.writers_config_key)
+            writers = role.writers_for(spec.writers_config_key)
             self.id_generators[spec.name] = await StreamIdGenerator.create(
                 self._db, spec.name, self.instance_name, writers
             )
         self._stores = DataStores(self._db, self.clock, self.id_generators)
+        await self._setup_replication()
         logger.info("Server %s (instance %s) set up", self.hostname, self.instance_name)
 
+    async def _setup_replication(self) -> None:
+        from synapse.replication.bus import InProcessBus
+        from synapse.replication.metrics import ReplicationMetrics
+        from synapse.replication.positions import ReplicationPositions
+        from synapse.replication.redis import RedisReplicationBus
+        from synapse.streams.caches import PRUNE_INTERVAL_S, CacheInvalidationStream
+        from synapse.streams.events import EventsStreamWaker
+
+        redis = self.config.redis
+        bus: "ReplicationBus"
+        if redis.enabled:
+            bus = RedisReplicationBus(self.reactor, self.hostname, self.instance_name, redis)
+        else:
+            bus = InProcessBus(self.instance_name)
+        self._bus = bus
+        # first subscriber: others then see id generators already advanced
+        self._positions = ReplicationPositions(self.instance_name, self.id_generators, bus, self.notifier, self.clock)
+        events = self.id_generators["events"]
+        waker = EventsStreamWaker(self.db, self.stores.events, events, self.notifier)
+        self._positions.register_stream_reader("events", waker.read_updates)
+        if events.is_writer and len(events.writers) > 1:
+            self.notifier.add_stream_listener(waker.on_stream_update)
+        ReplicationMetrics.install(bus, self._positions)
+        if redis.enabled:
+            self.cache_stream = CacheInvalidationStream(self.db, self.instance_name, self.caches, bus, self.clock)
+            await self.cache_stream.start()
+            if self.config.worker.run_background_tasks:
+                self._background.append(self.clock.looping_call(self._prune_cache_stream, PRUNE_INTERVAL_S))
+        bus.start()
+        try:
+            await bus.wait_until_connected(BUS_CONNECT_TIMEOUT_S)
+        except defer.TimeoutError:
+            logger.warning(
+                "Replication bus not connected after %.0fs; starting anyway, it keeps reconnecting",
+                BUS_CONNECT_TIMEOUT_S,
+            )
+
+    async def _prune_cache_stream(self) -> None:
+        assert self.cache_stream is not None
+        try:
+            await self.cache_stream.prune()
+        except Exception:
+            logger.exception("Pruning cache invalidations failed")
+
     async def shutdown(self) -> None:
+        for call in self._background:
+            if call.running:
+                call.stop()
+        self._background = []
+        if self._bus is not None:
+            await self._bus.stop()
+            self._bus = None
+        if "replication_client" in self.__dict__:
+            await self.replication_client.close()
         if self._db is not None:
             await self._db.close()
             self._db = None
 
     def build_listener_resource(self, resource_names: list[str]) -> IResource:
-        """A JSON resource serving every route of the given listener resources."""
+        """A JSON resource serving every route of the given listener
+        resources; `replication` mounts the replication calls this process
+        serves and, like `client`, the replication health report."""
+        from synapse.replication.endpoints.health import ReplicationHealthServlet
         from synapse.routes import build_routes
 
         wanted = {alias for name in resource_names for alias in _RESOURCE_ALIASES.get(name, (name,))}
@@ -76,6 +163,11 @@ class HomeServer:
         for route in build_routes():
             if route.resource in wanted and self._serves(route):
                 route.servlet(self).register(resource)  # type: ignore[call-arg]
+        if "replication" in wanted:
+            for endpoint in self.replication_endpoints():
+                endpoint.register(resource)
+        if wanted & {"replication", "client"}:
+            ReplicationHealthServlet(self).register(resource)
         return resource
 
     def current_token(self) -> "StreamToken":
@@ -83,6 +175,13 @@ class HomeServer:
         return StreamToken({name: gen.get_current_token() for name, gen in self.id_generators.items()})
 
     def _serves(self, route: Any) -> bool:
+        """Workers serve "generic" routes, main serves all; a route bound to
+        a stream is served by that stream's writers only, and by nobody
+        while the stream does not exist yet (M_UNRECOGNIZED everywhere)."""
+        stream = getattr(route, "stream", None)
+        if stream is not None:
+            generator = self.id_generators.get(stream)
+            return generator is not None and generator.is_writer
         return self.config.worker.is_main or route.runs_on == "generic"
 
     # -- core components -----------------------------------------------------
@@ -114,13 +213,77 @@ class HomeServer:
 
         return Auth(self)
 
+    # -- caches --------------------------------------------------------------
+    @cached_property
+    def caches(self) -> CacheRegistry:
+        """Named caches that other processes can invalidate (the `caches` stream)."""
+        return CacheRegistry()
+
+    async def invalidate_cache(self, name: str, keys: Iterable[Hashable]) -> None:
+        """Drops `keys` from the named cache here and, with replication, on
+        every process (returns once the invalidation is written and published)."""
+        keys = list(keys)
+        if self.cache_stream is None:
+            self.caches.invalidate(name, keys)
+            return
+        await self.cache_stream.invalidate(name, keys)
+
+    # -- replication -----------------------------------------------------------
+    @property
+    def replication_bus(self) -> "ReplicationBus":
+        assert self._bus is not None, "HomeServer.setup() has not run"
+        return self._bus
+
+    @property
+    def replication_positions(self) -> "ReplicationPositions":
+        assert self._positions is not None, "HomeServer.setup() has not run"
+        return self._positions
+
+    @cached_property
+    def replication_client(self) -> "ReplicationClient":
+        from synapse.replication.http.client import ReplicationClient
+
+        role = self.config.worker
+        return ReplicationClient(
+            self.reactor, role.instance_map, role.worker_replication_secret, self.replication_positions
+        )
+
+    @cached_property
+    def replication_server(self) -> "ReplicationServer":
+        from synapse.replication.http.endpoint import ReplicationServer
+
+        return ReplicationServer(self.instance_name, self.config.worker.worker_replication_secret, self.clock)
+
+    def replication_endpoints(self) -> list["ReplicationEndpoint"]:
+        """The replication calls this process serves: each stream writer's."""
+        from synapse.replication.endpoints.persist_event import ReplicationPersistEventEndpoint
+
+        endpoints: list["ReplicationEndpoint"] = []
+        if self.id_generators["events"].is_writer:
+            endpoints.append(ReplicationPersistEventEndpoint(self.replication_server, self.local_event_persister))
+        return endpoints
+
     # -- stream writers: local here; over replication on other processes ------
     @cached_property
-    def event_persister(self) -> Any:
-        """Persists events for the rooms this process's event writers own."""
+    def local_event_persister(self) -> Any:
+        """The events writer of this process (only used where it writes events)."""
         from synapse.storage.persist_events import EventPersister
 
         return EventPersister(self)
+
+    @cached_property
+    def event_persister(self) -> Any:
+        """Persists events: locally when this process is the only events
+        writer, else through the room's writer (see synapse/streams/events.py)."""
+        from synapse.streams.events import ShardedEventPersister
+
+        generator = self.id_generators["events"]
+        if generator.writers == [self.instance_name]:
+            return self.local_event_persister
+        local = self.local_event_persister if generator.is_writer else None
+        return ShardedEventPersister(
+            self.instance_name, generator.writers, local, self.replication_client, self.stores.events
+        )
 
     # -- handlers: accounts ------------------------------------------------
     @cached_property
@@ -226,3 +389,34 @@ class HomeServer:
         from synapse.handlers.initial_sync import InitialSyncHandler
 
         return InitialSyncHandler(self)
+
+    # -- handlers: encryption, search, relations, user directory ------------
+    @cached_property
+    def e2e_keys_handler(self) -> Any:
+        from synapse.handlers.e2e_keys import E2eKeysHandler
+
+        return E2eKeysHandler(self)
+
+    @cached_property
+    def room_keys_handler(self) -> Any:
+        from synapse.handlers.room_keys import RoomKeysHandler
+
+        return RoomKeysHandler(self)
+
+    @cached_property
+    def search_handler(self) -> Any:
+        from synapse.handlers.search import SearchHandler
+
+        return SearchHandler(self)
+
+    @cached_property
+    def relations_handler(self) -> Any:
+        from synapse.handlers.relations import RelationsHandler
+
+        return RelationsHandler(self)
+
+    @cached_property
+    def user_directory_handler(self) -> Any:
+        from synapse.handlers.user_directory import UserDirectoryHandler
+
+        return UserDirectoryHandler(self)

@@ -2,14 +2,14 @@
 
 `Auth.get_user_by_req` reads the token from `Authorization: Bearer` or the
 deprecated `?access_token=` and answers with a `Requester`. Lookups are
-cached per process; whoever deletes tokens calls `invalidate_tokens`.
-That is enough in a monolith; with workers the deletion must also reach the
-other processes' caches (a future "access token invalidation" stream).
+cached per process in the named cache "access_tokens"; whoever deletes
+tokens calls `invalidate_tokens`, which drops them here at once and, through
+the `caches` stream (synapse/streams/caches.py), on every other process.
 """
 
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
+from twisted.internet import defer
 from twisted.web.server import Request
 
 from synapse.api.errors import (
@@ -19,11 +19,14 @@ from synapse.api.errors import (
     MissingClientTokenError,
 )
 from synapse.types import Requester, UserID
+from synapse.util.caches import LruCache
 
 if TYPE_CHECKING:
     from synapse.server import HomeServer
 
 _CACHE_SIZE = 10_000
+# the name other processes invalidate token lookups by
+ACCESS_TOKEN_CACHE = "access_tokens"
 _LAST_SEEN_INTERVAL_MS = 60_000
 
 
@@ -58,8 +61,9 @@ class Auth:
     def __init__(self, hs: "HomeServer") -> None:
         self._hs = hs
         self._clock = hs.clock
-        # token -> (Requester, valid_until_ms); insertion order is LRU order
-        self._cache: "OrderedDict[str, tuple[Requester, Optional[int]]]" = OrderedDict()
+        # token -> (Requester, valid_until_ms)
+        self._cache: LruCache[str, tuple[Requester, Optional[int]]] = LruCache(ACCESS_TOKEN_CACHE, _CACHE_SIZE)
+        hs.caches.register(self._cache)
         # (user_id, device_id) -> (ip, time in ms) of the last recorded use
         self._last_seen: dict[tuple[str, Optional[str]], tuple[str, int]] = {}
 
@@ -100,6 +104,7 @@ class Auth:
     async def get_user_by_access_token(self, token: str) -> Requester:
         cached = self._cache.get(token)
         if cached is None:
+            load_token = self._cache.begin_load()
             info = await self._hs.stores.registration.get_user_by_access_token(token)
             if info is None or info["deactivated"]:
                 raise InvalidClientTokenError()
@@ -110,20 +115,17 @@ class Auth:
                 is_guest=info["is_guest"],
             )
             cached = (requester, info["valid_until_ms"])
-            self._cache[token] = cached
-            if len(self._cache) > _CACHE_SIZE:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(token)
+            self._cache.set(token, cached, load_token)
         requester, valid_until_ms = cached
         if valid_until_ms is not None and valid_until_ms < self._clock.time_msec():
             raise InvalidClientTokenError("Access token has expired", soft_logout=True)
         return requester
 
-    def invalidate_tokens(self, tokens: Iterable[str]) -> None:
-        """Forgets cached lookups of deleted tokens."""
-        for token in tokens:
-            self._cache.pop(token, None)
+    def invalidate_tokens(self, tokens: Iterable[str]) -> "defer.Deferred[None]":
+        """Forgets cached lookups of deleted tokens here at once, and on
+        every process once the returned Deferred fires (await it, so that a
+        logout is answered only when no process accepts the token)."""
+        return defer.ensureDeferred(self._hs.invalidate_cache(ACCESS_TOKEN_CACHE, list(tokens)))
 
 
 def requester_for_user(user_id: str, device_id: Optional[str] = None, **kwargs: Any) -> Requester:

@@ -182,13 +182,13 @@ class AuthHandler:
 
     async def delete_access_token(self, token: str) -> None:
         await self.store.delete_access_token(token)
-        self._hs.auth.invalidate_tokens([token])
+        await self._hs.auth.invalidate_tokens([token])
 
     async def delete_access_tokens_for_user(
         self, user_id: str, *, device_ids: Optional[list[str]] = None, except_token_id: Optional[int] = None
     ) -> None:
         tokens = await self.store.delete_access_tokens(user_id, device_ids=device_ids, except_token_id=except_token_id)
-        self._hs.auth.invalidate_tokens(tokens)
+        await self._hs.auth.invalidate_tokens(tokens)
 
     # -- user-interactive auth -----------------------------------------------
     async def validate_user_via_ui_auth(self, requester: Requester, request: Request, body: dict[str, Any]) -> None:

@@ -92,7 +92,8 @@ class EventCreationHandler:
                     return existing
             event, context = await self._build_and_check(requester, event_dict, room_version, txn_id)
             if context is not None:
-                await self._hs.event_persister.persist_event(event, context)
+                # another process may have sent this txn id first: its event wins
+                event, _ = await self._hs.event_persister.persist_event(event, context)
         return event
 
     async def _event_for_txn(self, requester: Requester, room_id: str, txn_id: str) -> Optional[FrozenEvent]:

@@ -16,14 +16,19 @@ if TYPE_CHECKING:
     from synapse.storage.id_generators import StreamIdGenerator
     from synapse.storage.stores.devices import DeviceStore
     from synapse.storage.stores.directory import DirectoryStore
+    from synapse.storage.stores.e2e_keys import E2eKeysStore
     from synapse.storage.stores.events_read import EventsReadStore
     from synapse.storage.stores.filtering import FilteringStore
     from synapse.storage.stores.profile import ProfileStore
     from synapse.storage.stores.registration import RegistrationStore
+    from synapse.storage.stores.relations import RelationsStore
+    from synapse.storage.stores.room_keys import RoomKeysStore
     from synapse.storage.stores.roommember import RoomMemberStore
     from synapse.storage.stores.rooms import RoomStore
+    from synapse.storage.stores.search import SearchStore
     from synapse.storage.stores.state import StateStore
     from synapse.storage.stores.stream import StreamStore
+    from synapse.storage.stores.user_directory import UserDirectoryStore
 
 
 class DataStores:
@@ -93,3 +98,34 @@ class DataStores:
         from synapse.storage.stores.stream import StreamStore
 
         return StreamStore(self.db, self.events, self.id_generators["events"])
+
+    # -- encryption, search, relations, user directory -----------------------
+    @cached_property
+    def e2e_keys(self) -> "E2eKeysStore":
+        from synapse.storage.stores.e2e_keys import E2eKeysStore
+
+        return E2eKeysStore(self.db, self.clock)
+
+    @cached_property
+    def room_keys(self) -> "RoomKeysStore":
+        from synapse.storage.stores.room_keys import RoomKeysStore
+
+        return RoomKeysStore(self.db)
+
+    @cached_property
+    def search(self) -> "SearchStore":
+        from synapse.storage.stores.search import SearchStore
+
+        return SearchStore(self.db, self.events)
+
+    @cached_property
+    def relations(self) -> "RelationsStore":
+        from synapse.storage.stores.relations import RelationsStore
+
+        return RelationsStore(self.db, self.events)
+
+    @cached_property
+    def user_directory(self) -> "UserDirectoryStore":
+        from synapse.storage.stores.user_directory import UserDirectoryStore
+
+        return UserDirectoryStore(self.db)

@@ -11,6 +11,11 @@ Per room, persists run one at a time (`KeyedLinearizer`), so the
 extremities and current state read before the transaction are still
 accurate when it commits; rooms are sharded over event persisters, so no
 other process writes the same room.
+
+A transaction id (PUT /send/.../{txnId}) persists one event however many
+processes race to send it: event creators on two workers may both build an
+event for it, but the room's writer persists only the first and answers
+the second with that first event, never with an error.
 """
 
 import json
@@ -54,6 +59,9 @@ class EventPersister:
         room_id = event.room_id
         async with self._lock.queue(room_id):
             stores = self._hs.stores
+            earlier = await self._event_for_txn_id(event)
+            if earlier is not None:
+                return earlier, earlier.internal_metadata.stream_ordering  # type: ignore[return-value]
             old_extremities = await stores.events.get_forward_extremities(room_id)
             prev_ids = set(event.prev_event_ids())
             new_extremities = [e for e in old_extremities if e not in prev_ids and e != event.event_id]
@@ -69,18 +77,27 @@ class EventPersister:
                 self._sequence_ready = True
 
             generator = self._hs.id_generators["events"]
-            async with generator.get_next() as stream_ordering:
-                groups = await self._hs.db.runInteraction(
-                    "persist_event",
-                    self._persist_txn,
-                    event,
-                    context,
-                    stream_ordering,
-                    new_extremities,
-                    removed,
-                    changed,
-                    memberships,
-                )
+            try:
+                async with generator.get_next() as stream_ordering:
+                    groups = await self._hs.db.runInteraction(
+                        "persist_event",
+                        self._persist_txn,
+                        event,
+                        context,
+                        stream_ordering,
+                        new_extremities,
+                        removed,
+                        changed,
+                        memberships,
+                    )
+            except self._hs.db.engine.module.IntegrityError:
+                # only possible if a writer outside this room lock persisted
+                # the same transaction id (writers reconfigured mid-flight)
+                earlier = await self._event_for_txn_id(event)
+                if earlier is None:
+                    raise
+                logger.info("Transaction id of %s was used by %s meanwhile", event.event_id, earlier.event_id)
+                return earlier, earlier.internal_metadata.stream_ordering  # type: ignore[return-value]
             context.state_group_before, context.state_group_after = groups
             event.internal_metadata.stream_ordering = stream_ordering
             event.internal_metadata.instance_name = self._hs.instance_name
@@ -91,6 +108,17 @@ class EventPersister:
         return event, stream_ordering
 
     # -- before the transaction ---------------------------------------------------
+    async def _event_for_txn_id(self, event: FrozenEvent) -> Optional[FrozenEvent]:
+        """The event already persisted for this event's transaction id, if any."""
+        meta = event.internal_metadata
+        if meta.txn_id is None:
+            return None
+        stores = self._hs.stores
+        event_id = await stores.events.get_event_id_for_txn(event.room_id, event.sender, meta.device_id, meta.txn_id)
+        if event_id is None:
+            return None
+        return await stores.events.get_event(event_id)
+
     async def _current_state_after(self, event: FrozenEvent, context: EventContext, extremities: list[str]) -> StateMap:
         """The room's state at its new extremities: resolved when the DAG is forked."""
         state_after = context.state_ids_after(event)

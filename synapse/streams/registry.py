@@ -5,6 +5,12 @@ instance, or, when `sharded_by` is set, by several writers each owning a
 shard (the events stream is sharded by room). Positions are allocated by the
 stream's `StreamIdGenerator`; a reader never hands a client a position beyond
 what every writer has persisted.
+
+`STREAMS` are the streams clients page through: each has a position in sync
+tokens and writers placed by `stream_writers`. `INSTANCE_STREAMS` are
+internal streams that every process writes for itself (its own rows, its
+own position per instance) and that never appear in client tokens: the
+`caches` stream of cache invalidations.
 """
 
 from typing import Optional
@@ -17,16 +23,20 @@ class StreamSpec:
     """One stream: its name, its config key in `stream_writers`, and its shard key."""
 
     name: str
-    # key under `stream_writers` in homeserver.yaml that places its writers
-    writers_config_key: str
+    # key under `stream_writers` in homeserver.yaml that places its writers;
+    # None for an instance stream (every process writes its own rows)
+    writers_config_key: Optional[str]
     # "room" when several writers each own the rooms that hash to them
     sharded_by: Optional[str] = None
 
 
 EVENTS = StreamSpec("events", "events", sharded_by="room")
+# invalidations of named caches (synapse/util/caches.py), table cache_invalidations
+CACHES = StreamSpec("caches", None)
 
 # Order matters: it is the order of positions inside a sync token. Append
 # new streams at the end so that older tokens still parse.
 STREAMS: tuple[StreamSpec, ...] = (EVENTS,)
+INSTANCE_STREAMS: tuple[StreamSpec, ...] = (CACHES,)
 
-STREAMS_BY_NAME: dict[str, StreamSpec] = {s.name: s for s in STREAMS}
+STREAMS_BY_NAME: dict[str, StreamSpec] = {s.name: s for s in STREAMS + INSTANCE_STREAMS}

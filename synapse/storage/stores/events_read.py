@@ -1,12 +1,14 @@
 """Reading events by id, with redactions applied, plus the room's DAG tips.
 
 Events are immutable once written, so the raw rows are kept in an LRU
-cache; redactions are looked up on every read (one small query) so that a
-redaction persisted by another process shows without cache invalidation.
+cache (`synapse.util.caches.LruCache` named "events"); redactions are looked
+up on every read (one small query) so that a redaction persisted by another
+process shows without cache invalidation. The events stream reader still
+drops redacted events from the cache (`invalidate_events`), so redacted
+content does not linger in memory.
 """
 
 import json
-from collections import OrderedDict
 from typing import Any, Collection, Iterable, Optional
 
 from synapse.api.errors import NotFoundError
@@ -14,30 +16,11 @@ from synapse.events.model import FrozenEvent, InternalMetadata
 from synapse.events.redaction import prune_event
 from synapse.events.room_versions import KNOWN_ROOM_VERSIONS
 from synapse.storage.database import DatabasePool
+from synapse.util.caches import LruCache
 
 _CACHE_SIZE = 10_000
 # the chunk size for IN (...) lists, well under SQLite's parameter limit
 _BATCH = 500
-
-
-class EventCache:
-    """A bounded LRU of raw (unredacted) events by id."""
-
-    def __init__(self, max_size: int = _CACHE_SIZE) -> None:
-        self._max_size = max_size
-        self._entries: "OrderedDict[str, FrozenEvent]" = OrderedDict()
-
-    def get(self, event_id: str) -> Optional[FrozenEvent]:
-        event = self._entries.get(event_id)
-        if event is not None:
-            self._entries.move_to_end(event_id)
-        return event
-
-    def put(self, event: FrozenEvent) -> None:
-        self._entries[event.event_id] = event
-        self._entries.move_to_end(event.event_id)
-        while len(self._entries) > self._max_size:
-            self._entries.popitem(last=False)
 
 
 def event_from_row(row: Iterable[Any]) -> FrozenEvent:
@@ -66,7 +49,7 @@ _EVENT_COLUMNS = (
 class EventsReadStore:
     def __init__(self, db: DatabasePool) -> None:
         self.db = db
-        self._cache = EventCache()
+        self._cache: LruCache[str, FrozenEvent] = LruCache("events", _CACHE_SIZE)
 
     # -- events by id -------------------------------------------------------
     async def get_event(self, event_id: str, allow_none: bool = False) -> Optional[FrozenEvent]:
@@ -113,11 +96,16 @@ class EventsReadStore:
             else:
                 missing.append(event_id)
         if missing:
+            load_token = self._cache.begin_load()
             fetched = await self.db.runInteraction("get_events", self._fetch_events_txn, missing)
             for event in fetched:
-                self._cache.put(event)
+                self._cache.set(event.event_id, event, load_token)
                 result[event.event_id] = event
         return result
+
+    def invalidate_events(self, event_ids: Iterable[str]) -> None:
+        """Drops events from the cache (e.g. once redacted)."""
+        self._cache.invalidate(event_ids)
 
     def _fetch_events_txn(self, txn: Any, event_ids: list[str]) -> list[FrozenEvent]:
         events = []

@@ -2,10 +2,11 @@
 
 A state group's full state is its own rows over those of its `prev_group`
 chain (later groups win). Groups never change once written, so resolved
-groups are kept in an LRU cache.
+groups are kept in an LRU cache (`LruCache` named "state_groups"). Current
+state is read from the database every time, so no cache needs invalidating
+when another process changes it.
 """
 
-from collections import OrderedDict
 from typing import Any, Collection, Iterable, Optional
 
 from synapse.api.errors import NotFoundError
@@ -13,6 +14,7 @@ from synapse.events.model import FrozenEvent
 from synapse.state import StateMap
 from synapse.storage.database import DatabasePool
 from synapse.storage.stores.events_read import EventsReadStore
+from synapse.util.caches import LruCache
 
 _GROUP_CACHE_SIZE = 2_000
 
@@ -21,18 +23,15 @@ class StateStore:
     def __init__(self, db: DatabasePool, events: EventsReadStore) -> None:
         self.db = db
         self.events = events
-        self._group_cache: "OrderedDict[int, StateMap]" = OrderedDict()
+        self._group_cache: LruCache[int, StateMap] = LruCache("state_groups", _GROUP_CACHE_SIZE)
 
     # -- state groups -------------------------------------------------------
     async def get_state_for_group(self, group: int) -> StateMap:
         cached = self._group_cache.get(group)
         if cached is not None:
-            self._group_cache.move_to_end(group)
             return dict(cached)
         state = await self.db.runInteraction("get_state_for_group", get_state_for_group_txn, group)
-        self._group_cache[group] = state
-        while len(self._group_cache) > _GROUP_CACHE_SIZE:
-            self._group_cache.popitem(last=False)
+        self._group_cache.set(group, state)
         return dict(state)
 
     async def get_state_groups_for_events(self, event_ids: Collection[str]) -> dict[str, tuple[int, int]]:
