@@ -168,6 +168,6 @@ def _reading_routes() -> list[Route]:
 def _to_device_routes() -> list[Route]:
     from synapse.rest.client import sendtodevice
 
-    # The workers doc routes sendToDevice to the to_device stream's writer,
-    # not to generic workers.
-    return [Route(sendtodevice.SendToDeviceRestServlet, runs_on="main", stream="to_device")]
+    # The workers doc routes sendToDevice to the to_device stream's writer;
+    # any other process serves it too, forwarding the write.
+    return [Route(sendtodevice.SendToDeviceRestServlet, stream="to_device")]
