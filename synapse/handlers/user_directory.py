@@ -57,9 +57,7 @@ class UserDirectoryHandler:
         if not self._config.enabled:
             return {"results": [], "limited": False}
         prefer_local = self._server_name if self._config.prefer_local_users else None
-        entries, limited = await self._store.search(
-            searcher, term, limit, self._config.search_all_users, prefer_local
-        )
+        entries, limited = await self._store.search(searcher, term, limit, self._config.search_all_users, prefer_local)
         return {"results": [_result(entry) for entry in entries], "limited": limited}
 
     # -- the updater ---------------------------------------------------------
@@ -85,6 +83,7 @@ class UserDirectoryHandler:
         if position is None:
             logger.info("Populating the user directory from existing rooms")
             position = 0
+            await self._store.set_position(position)
         current = self._hs.id_generators["events"].get_current_token()
         while position < current:
             upto = min(current, position + STREAM_BATCH)
@@ -96,7 +95,9 @@ class UserDirectoryHandler:
     async def _update_room(self, room_id: str) -> None:
         members = await self._hs.stores.members.get_joined_members(room_id)
         entries = {
-            user_id: DirectoryEntry(user_id, _string_or_none(p.get("display_name")), _string_or_none(p.get("avatar_url")))
+            user_id: DirectoryEntry(
+                user_id, _string_or_none(p.get("display_name")), _string_or_none(p.get("avatar_url"))
+            )
             for user_id, p in members.items()
         }
         await self._store.update_room(room_id, await self._is_public(room_id), entries, self._server_name)

@@ -7,8 +7,8 @@ import urllib.parse
 from typing import Any, Callable, Iterator
 
 import pytest
-from tests.accounts.client import Client, start_accounts_homeserver, unique
 
+from tests.accounts.client import Client, start_accounts_homeserver, unique
 from tests.support.homeserver import Homeserver
 
 DATABASES = ["sqlite", "postgres"]

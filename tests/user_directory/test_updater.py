@@ -27,7 +27,9 @@ def _account(hs: HomeServer, user_id: str, displayname: Any = None, avatar_url: 
 
     async def go() -> None:
         await hs.db.simple_insert("users", {"name": user_id, "creation_ts": 1})
-        await hs.db.simple_insert("profiles", {"user_id": user_id, "displayname": displayname, "avatar_url": avatar_url})
+        await hs.db.simple_insert(
+            "profiles", {"user_id": user_id, "displayname": displayname, "avatar_url": avatar_url}
+        )
 
     run(go())
     hs.stores.profile.profiles[user_id] = {"displayname": displayname, "avatar_url": avatar_url}
