@@ -14,12 +14,14 @@ from synapse.util.clock import Clock
 
 if TYPE_CHECKING:
     from synapse.storage.id_generators import StreamIdGenerator
+    from synapse.storage.stores.account_data import AccountDataStore
     from synapse.storage.stores.devices import DeviceStore
     from synapse.storage.stores.directory import DirectoryStore
     from synapse.storage.stores.e2e_keys import E2eKeysStore
     from synapse.storage.stores.events_read import EventsReadStore
     from synapse.storage.stores.filtering import FilteringStore
     from synapse.storage.stores.profile import ProfileStore
+    from synapse.storage.stores.receipts import ReceiptsStore
     from synapse.storage.stores.registration import RegistrationStore
     from synapse.storage.stores.relations import RelationsStore
     from synapse.storage.stores.room_keys import RoomKeysStore
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from synapse.storage.stores.search import SearchStore
     from synapse.storage.stores.state import StateStore
     from synapse.storage.stores.stream import StreamStore
+    from synapse.storage.stores.typing import TypingStore
     from synapse.storage.stores.user_directory import UserDirectoryStore
 
 
@@ -129,3 +132,22 @@ class DataStores:
         from synapse.storage.stores.user_directory import UserDirectoryStore
 
         return UserDirectoryStore(self.db)
+
+    # -- per-user streams ----------------------------------------------------
+    @cached_property
+    def account_data(self) -> "AccountDataStore":
+        from synapse.storage.stores.account_data import AccountDataStore
+
+        return AccountDataStore(self.db)
+
+    @cached_property
+    def typing(self) -> "TypingStore":
+        from synapse.storage.stores.typing import TypingStore
+
+        return TypingStore(self.db)
+
+    @cached_property
+    def receipts(self) -> "ReceiptsStore":
+        from synapse.storage.stores.receipts import ReceiptsStore
+
+        return ReceiptsStore(self.db)
