@@ -1,44 +1,57 @@
-"""User directory search over real HTTP against homeserver processes on both
-databases: who is visible with search_all_users off and on, profile
-changes, limit/limited, the disabled directory and the errcodes."""
+"""User directory search over real HTTP, against a monolith on each database
+and a worker deployment: who is visible with search_all_users off and on,
+profile changes, limit/limited, the disabled directory and the errcodes."""
 
 import time
 import urllib.parse
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 import pytest
 
-from tests.accounts.client import Client, start_accounts_homeserver, unique
-from tests.support.homeserver import Homeserver
+from tests.accounts.client import FAST_BCRYPT, Client, start_accounts_homeserver, unique
+from tests.support.topology import start_topology
 
-DATABASES = ["sqlite", "postgres"]
+# monoliths on each database, and a worker deployment (PostgreSQL, Redis,
+# nginx) whose directory updater runs on a generic worker
+MODES = ["sqlite", "postgres", "workers"]
 # the updater runs every second; allow for a loaded machine
 WAIT_S = 20.0
 
 
-def _server(request: pytest.FixtureRequest, **directory: Any) -> Iterator[Homeserver]:
-    overrides = {"user_directory": directory} if directory else {}
-    hs = start_accounts_homeserver(request.param, **overrides)
+class _Server(Protocol):
+    base_url: str
+
+    def stop(self) -> None: ...
+
+
+def _server(mode: str, **directory: Any) -> Iterator[_Server]:
+    overrides: dict[str, Any] = {"user_directory": directory} if directory else {}
+    hs: _Server
+    if mode == "workers":
+        overrides.update(FAST_BCRYPT, update_user_directory_from_worker="generic2")
+        hs = start_topology(config_overrides=overrides)
+    else:
+        hs = start_accounts_homeserver(mode, **overrides)
     yield hs
     hs.stop()
 
 
-@pytest.fixture(scope="module", params=DATABASES)
-def homeserver(request: pytest.FixtureRequest) -> Iterator[Homeserver]:
-    yield from _server(request)
+@pytest.fixture(scope="module", params=MODES)
+def homeserver(request: pytest.FixtureRequest) -> Iterator[_Server]:
+    yield from _server(request.param)
 
 
-@pytest.fixture(scope="module", params=DATABASES)
-def all_users_homeserver(request: pytest.FixtureRequest) -> Iterator[Homeserver]:
-    yield from _server(request, search_all_users=True)
+@pytest.fixture(scope="module", params=MODES)
+def all_users_homeserver(request: pytest.FixtureRequest) -> Iterator[_Server]:
+    yield from _server(request.param, search_all_users=True)
 
 
-@pytest.fixture(scope="module", params=DATABASES)
-def disabled_homeserver(request: pytest.FixtureRequest) -> Iterator[Homeserver]:
-    yield from _server(request, enabled=False, search_all_users=True)
+@pytest.fixture(scope="module", params=MODES)
+def disabled_homeserver(request: pytest.FixtureRequest) -> Iterator[_Server]:
+    yield from _server(request.param, enabled=False, search_all_users=True)
 
 
-def new_user(homeserver: Homeserver, prefix: str) -> Client:
+def new_user(homeserver: _Server, prefix: str) -> Client:
     client = Client(homeserver.base_url)
     client.register(unique(prefix))
     return client
@@ -78,7 +91,7 @@ def set_displayname(client: Client, name: str) -> None:
     assert status == 200, body
 
 
-def test_shared_and_public_rooms_are_visible(homeserver: Homeserver) -> None:
+def test_shared_and_public_rooms_are_visible(homeserver: _Server) -> None:
     tag = unique("vis")
     alice, bob, carol, dave = (new_user(homeserver, f"{tag}{n}") for n in ("alice", "bob", "carol", "dave"))
     private = create_room(alice, preset="private_chat", invite=[bob.user_id])
@@ -95,7 +108,7 @@ def test_shared_and_public_rooms_are_visible(homeserver: Homeserver) -> None:
     eventually(lambda: found(alice, f"{tag}bob") == [])
 
 
-def test_profile_changes_reach_the_directory(homeserver: Homeserver) -> None:
+def test_profile_changes_reach_the_directory(homeserver: _Server) -> None:
     tag = unique("prof")
     alice, bob = new_user(homeserver, f"{tag}alice"), new_user(homeserver, f"{tag}bob")
     room = create_room(alice, preset="public_chat")
@@ -107,7 +120,7 @@ def test_profile_changes_reach_the_directory(homeserver: Homeserver) -> None:
     assert result == {"user_id": bob.user_id, "display_name": name}
 
 
-def test_limit_and_limited(homeserver: Homeserver) -> None:
+def test_limit_and_limited(homeserver: _Server) -> None:
     tag = unique("lim")
     owner = new_user(homeserver, f"{tag}owner")
     room = create_room(owner, preset="public_chat")
@@ -120,7 +133,7 @@ def test_limit_and_limited(homeserver: Homeserver) -> None:
     assert len(body["results"]) == 3 and body["limited"] is False
 
 
-def test_errors(homeserver: Homeserver) -> None:
+def test_errors(homeserver: _Server) -> None:
     alice = new_user(homeserver, "uderr")
     for bad in ({}, {"search_term": 5}, {"search_term": "x", "limit": "5"}, {"search_term": "x", "limit": 1.5}):
         status, body = alice.post("/user_directory/search", bad)
@@ -133,7 +146,7 @@ def test_errors(homeserver: Homeserver) -> None:
     assert status == 200 and body["results"] == []
 
 
-def test_search_all_users_finds_users_in_no_room(all_users_homeserver: Homeserver) -> None:
+def test_search_all_users_finds_users_in_no_room(all_users_homeserver: _Server) -> None:
     tag = unique("all")
     alice, bob = new_user(all_users_homeserver, f"{tag}alice"), new_user(all_users_homeserver, f"{tag}bob")
     eventually(lambda: found(alice, f"{tag}bob") == [bob.user_id])
@@ -142,7 +155,7 @@ def test_search_all_users_finds_users_in_no_room(all_users_homeserver: Homeserve
     eventually(lambda: found(alice, "quentin") == [bob.user_id])
 
 
-def test_search_all_users_off_hides_users_in_no_room(homeserver: Homeserver) -> None:
+def test_search_all_users_off_hides_users_in_no_room(homeserver: _Server) -> None:
     tag = unique("none")
     alice, bob = new_user(homeserver, f"{tag}alice"), new_user(homeserver, f"{tag}bob")
     room = create_room(alice, preset="public_chat")
@@ -155,7 +168,7 @@ def test_search_all_users_off_hides_users_in_no_room(homeserver: Homeserver) -> 
     eventually(lambda: found(alice, f"{tag}bob") == [bob.user_id])
 
 
-def test_disabled_directory_returns_nothing(disabled_homeserver: Homeserver) -> None:
+def test_disabled_directory_returns_nothing(disabled_homeserver: _Server) -> None:
     tag = unique("off")
     alice, bob = new_user(disabled_homeserver, f"{tag}alice"), new_user(disabled_homeserver, f"{tag}bob")
     room = create_room(alice, preset="public_chat")
