@@ -12,7 +12,8 @@ Each run:
   with member, join rule or history visibility events in that range,
   records the room's current joined members and whether it is public.
   Remote users' entries come from their member events (profile changes
-  arrive as new join events).
+  arrive as new join events). A room no local user is joined to any more
+  counts as empty: this server no longer sees who is in it.
 
 With no saved position the stream is read from the start, which populates
 the directory from the existing rooms; the position is saved after each
@@ -94,6 +95,9 @@ class UserDirectoryHandler:
 
     async def _update_room(self, room_id: str) -> None:
         members = await self._hs.stores.members.get_joined_members(room_id)
+        if not any(self._is_local(user_id) for user_id in members):
+            # the server has left: its view of the remaining members is stale
+            members = {}
         entries = {
             user_id: DirectoryEntry(
                 user_id, _string_or_none(p.get("display_name")), _string_or_none(p.get("avatar_url"))
@@ -101,6 +105,9 @@ class UserDirectoryHandler:
             for user_id, p in members.items()
         }
         await self._store.update_room(room_id, await self._is_public(room_id), entries, self._server_name)
+
+    def _is_local(self, user_id: str) -> bool:
+        return user_id.rsplit(":", 1)[-1] == self._server_name
 
     async def _is_public(self, room_id: str) -> bool:
         """Anyone may find a room's members if it is publicly joinable or

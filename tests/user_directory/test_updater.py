@@ -166,3 +166,22 @@ def test_population_works_in_batches(hs: HomeServer, monkeypatch: pytest.MonkeyP
     current = hs.id_generators["events"].get_current_token()
     assert saved == [0, *range(3, current, 3), current]  # 0: population started
     assert _search(hs, DAVE, "bob") == [BOB] and _search(hs, DAVE, "alice") == [ALICE]
+
+
+def test_remote_members_go_when_the_last_local_member_leaves(hs: HomeServer) -> None:
+    zed = "@zed:far.test"
+    room = _create(hs, ALICE, preset="public_chat")
+    joined = hs.stores.members.get_joined_members
+
+    async def with_remote_member(room_id: str) -> dict[str, Any]:
+        # a remote member, as if they had joined over federation
+        return {**await joined(room_id), zed: {"display_name": "Zed", "avatar_url": "mxc://far/z"}}
+
+    hs.stores.members.get_joined_members = with_remote_member
+    _update(hs)
+    assert run(hs.user_directory_handler.search(DAVE, "zed", 10))["results"] == [
+        {"user_id": zed, "display_name": "Zed", "avatar_url": "mxc://far/z"}
+    ]
+    _member(hs, ALICE, room, "leave")
+    _update(hs)
+    assert _search(hs, DAVE, "zed") == []
