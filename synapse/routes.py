@@ -82,7 +82,11 @@ def _search_relations_routes() -> list[Route]:
 
 
 def _user_directory_routes() -> list[Route]:
-    return []
+    from synapse.rest.client.user_directory import UserDirectorySearchRestServlet
+
+    # searching only reads the directory tables, so any process serves it;
+    # the updater runs where config.worker.should_update_user_directory says
+    return [Route(UserDirectorySearchRestServlet)]
 
 
 def _accounts_routes() -> list[Route]:
