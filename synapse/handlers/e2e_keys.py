@@ -7,7 +7,6 @@ the time of the change (see synapse/storage/stores/e2e_keys.py) so that
 GET /keys/changes works with the sync tokens clients hold.
 """
 
-import logging
 from typing import TYPE_CHECKING, Any, Optional
 
 from signedjson.key import decode_verify_key_bytes
@@ -21,7 +20,6 @@ from synapse.types import Requester, UserID
 if TYPE_CHECKING:
     from synapse.server import HomeServer
 
-logger = logging.getLogger(__name__)
 
 KEY_TYPES = ("master", "self_signing", "user_signing")
 _BODY_FIELDS = {"master": "master_key", "self_signing": "self_signing_key", "user_signing": "user_signing_key"}
@@ -55,9 +53,7 @@ def verify_signature(obj: dict[str, Any], signer: str, key_id: str, public_key: 
         verify_key = decode_verify_key_bytes(key_id, decode_base64(public_key))
         verify_signed_json(obj, signer, verify_key)
     except (SignatureVerifyException, ValueError, TypeError, KeyError):
-        return False
-    except Exception:  # malformed key material from the client
-        logger.debug("signature check failed", exc_info=True)
+        # a bad signature, or malformed key material (nacl's errors are ValueErrors)
         return False
     return True
 
@@ -173,9 +169,10 @@ class E2eKeysHandler:
         for user_id, devices in stored.items():
             for device_id, entry in devices.items():
                 keys = dict(entry["keys"])
-                keys["unsigned"] = {**keys.get("unsigned", {}), "device_display_name": entry["display_name"]}
-                if entry["display_name"] is None:
-                    del keys["unsigned"]["device_display_name"]
+                # `unsigned` is ours to fill: whatever the client sent is dropped
+                keys["unsigned"] = {}
+                if entry["display_name"] is not None:
+                    keys["unsigned"]["device_display_name"] = entry["display_name"]
                 device_keys[user_id][device_id] = keys
 
         result: dict[str, Any] = {"device_keys": device_keys, "failures": failures}
@@ -329,7 +326,8 @@ class E2eKeysHandler:
         """(signing key id, target user, target key id, signature) if the
         object is a stored key carrying a valid signature by a key `signer`
         may sign it with."""
-        if not isinstance(signed, dict) or not isinstance(signed.get("signatures", {}).get(signer), dict):
+        signatures = signed.get("signatures") if isinstance(signed, dict) else None
+        if not isinstance(signatures, dict) or not isinstance(signatures.get(signer), dict):
             raise SynapseError(400, "The object carries no signature by the uploader", Codes.INVALID_PARAM)
         if not self._is_local(target_user):
             raise SynapseError(400, "Keys of remote users cannot be signed here", Codes.INVALID_PARAM)

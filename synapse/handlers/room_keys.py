@@ -48,9 +48,7 @@ def check_key_backup_data(key: Any) -> dict[str, Any]:
         raise SynapseError(400, "'is_verified' must be a boolean", Codes.BAD_JSON)
     if not isinstance(key["session_data"], dict):
         raise SynapseError(400, "'session_data' must be an object", Codes.BAD_JSON)
-    return {
-        name: key[name] for name in ("first_message_index", "forwarded_count", "is_verified", "session_data")
-    }
+    return {name: key[name] for name in ("first_message_index", "forwarded_count", "is_verified", "session_data")}
 
 
 def _version_body(info: dict[str, Any]) -> dict[str, Any]:

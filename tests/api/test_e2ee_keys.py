@@ -7,9 +7,9 @@ from typing import Any, Iterator
 import pytest
 from signedjson.key import generate_signing_key
 from signedjson.sign import sign_json
-from tests.accounts.client import Client, start_accounts_homeserver, unique
 from unpaddedbase64 import encode_base64
 
+from tests.accounts.client import Client, start_accounts_homeserver, unique
 from tests.support.homeserver import Homeserver
 
 
@@ -138,7 +138,9 @@ def test_claim_one_time_then_fallback(homeserver: Homeserver) -> None:
         body = bob.post("/keys/claim", query)[1]
         assert body["one_time_keys"][alice.user_id][alice.device_id] == fallback
     # nothing of an unknown algorithm or device
-    body = bob.post("/keys/claim", {"one_time_keys": {alice.user_id: {alice.device_id: "x", "NODEV": "signed_curve25519"}}})[1]
+    body = bob.post(
+        "/keys/claim", {"one_time_keys": {alice.user_id: {alice.device_id: "x", "NODEV": "signed_curve25519"}}}
+    )[1]
     assert body["one_time_keys"] == {}
     assert alice.post("/keys/upload", {})[1] == {"one_time_key_counts": {"signed_curve25519": 0}}
 
@@ -181,7 +183,9 @@ def test_cross_signing_upload_query_and_signatures(homeserver: Homeserver) -> No
     assert (status, body["errcode"]) == (400, "M_MISSING_PARAM")
     status, body = alice.post("/keys/device_signing/upload", {"master_key": master_key, "self_signing_key": bad})
     assert (status, body["errcode"]) == (400, "M_INVALID_SIGNATURE")
-    status, body = alice.post("/keys/device_signing/upload", {"master_key": cross_signing_key(uid, "self_signing", master)})
+    status, body = alice.post(
+        "/keys/device_signing/upload", {"master_key": cross_signing_key(uid, "self_signing", master)}
+    )
     assert (status, body["errcode"]) == (400, "M_INVALID_PARAM")
     status, body = alice.post("/keys/device_signing/upload", {"master_key": "x"})
     assert (status, body["errcode"]) == (400, "M_BAD_JSON")
@@ -200,7 +204,9 @@ def test_cross_signing_upload_query_and_signatures(homeserver: Homeserver) -> No
     status, body = alice.post("/keys/query", {"device_keys": {uid: []}})
     assert body["master_keys"][uid] == master_key
     # with the password the master key is replaced; then the first one is restored
-    assert alice.post("/keys/device_signing/upload", {"master_key": new_master, "auth": alice.password_auth(body2["session"])}) == (200, {})
+    assert alice.post(
+        "/keys/device_signing/upload", {"master_key": new_master, "auth": alice.password_auth(body2["session"])}
+    ) == (200, {})
     assert alice.post("/keys/query", {"device_keys": {uid: []}})[1]["master_keys"][uid] == new_master
     session = alice.post("/keys/device_signing/upload", upload)[1]["session"]
     assert alice.post("/keys/device_signing/upload", {**upload, "auth": alice.password_auth(session)}) == (200, {})
@@ -228,6 +234,16 @@ def test_cross_signing_upload_query_and_signatures(homeserver: Homeserver) -> No
     assert body["failures"] == {bob_uid: {"NOKEY": {"errcode": "M_NOT_FOUND", "error": "Unknown key"}}}
     status, body = alice.post("/keys/signatures/upload", {uid: {alice.device_id: forged}})
     assert body["failures"][uid][alice.device_id]["errcode"] == "M_INVALID_SIGNATURE"
+    # unsigned or altered objects, and keys that do not exist
+    altered = ssk.sign(uid, {**device_keys(alice, device_key), "algorithms": ["other"]})
+    for obj in ({"signatures": "x"}, altered):
+        body = alice.post("/keys/signatures/upload", {uid: {alice.device_id: obj}})[1]
+        assert body["failures"][uid][alice.device_id]["errcode"] == "M_INVALID_PARAM"
+    body = alice.post("/keys/signatures/upload", {uid: {"NODEVICE": altered}, bob_uid: {bob.device_id: signed_bob}})[1]
+    assert body["failures"][uid]["NODEVICE"]["errcode"] == "M_NOT_FOUND"
+    assert body["failures"][bob_uid][bob.device_id]["errcode"] == "M_NOT_FOUND"  # bob uploaded no device keys
+    status, body = alice.post("/keys/signatures/upload", {uid: "nope"})
+    assert (status, body["errcode"]) == (400, "M_BAD_JSON")
 
     status, body = bob.post("/keys/query", {"device_keys": {uid: [], bob_uid: []}})
     sigs = body["device_keys"][uid][alice.device_id]["signatures"][uid]

@@ -14,8 +14,8 @@ from typing import Iterator
 
 import pytest
 from nio import AsyncClient, AsyncClientConfig, KeysClaimResponse, KeysQueryResponse, KeysUploadResponse, LoginResponse
-from tests.accounts.client import Client, start_accounts_homeserver, unique
 
+from tests.accounts.client import Client, start_accounts_homeserver, unique
 from tests.support.homeserver import Homeserver
 
 PASSWORD = "secret-pw"

@@ -5,8 +5,8 @@ import urllib.parse
 from typing import Any, Iterator
 
 import pytest
-from tests.accounts.client import Client, start_accounts_homeserver, unique
 
+from tests.accounts.client import Client, start_accounts_homeserver, unique
 from tests.support.homeserver import Homeserver
 
 ALG = "m.megolm_backup.v1.curve25519-aes-sha2"
@@ -49,7 +49,10 @@ def test_versions(homeserver: Homeserver) -> None:
     v1 = create(alice, "one")
     v2 = create(alice, "two")
     status, body = alice.get("/room_keys/version")
-    assert (status, body) == (200, {"version": v2, "algorithm": ALG, "auth_data": {"public_key": "two"}, "etag": "0", "count": 0})
+    assert (status, body) == (
+        200,
+        {"version": v2, "algorithm": ALG, "auth_data": {"public_key": "two"}, "etag": "0", "count": 0},
+    )
     assert alice.get(f"/room_keys/version/{v1}")[1]["auth_data"] == {"public_key": "one"}
     # another user's backups are not visible
     assert bob.get(f"/room_keys/version/{v1}")[0] == 404
@@ -97,10 +100,16 @@ def test_keys_variants_and_replacement(homeserver: Homeserver) -> None:
     body = {"sessions": {"s2": key(), "s3": key(1)}}
     assert alice.put(f"/room_keys/keys/{R}?version={version}", body) == (200, {"etag": "2", "count": 3})
     other = "!other:localhost"
-    assert alice.put(f"/room_keys/keys?version={version}", {"rooms": {other: {"sessions": {"s9": key()}}}})[1]["count"] == 4
+    assert (
+        alice.put(f"/room_keys/keys?version={version}", {"rooms": {other: {"sessions": {"s9": key()}}}})[1]["count"]
+        == 4
+    )
 
     # replacement: verified beats unverified, then lower index, then fewer forwards
-    assert alice.put(f"/room_keys/keys/{R}/s1?version={version}", key(9, data="worse")) == (200, {"etag": "3", "count": 4})
+    assert alice.put(f"/room_keys/keys/{R}/s1?version={version}", key(9, data="worse")) == (
+        200,
+        {"etag": "3", "count": 4},
+    )
     assert alice.get(f"/room_keys/keys/{R}/s1?version={version}")[1] == key(5)
     alice.put(f"/room_keys/keys/{R}/s1?version={version}", key(9, verified=True, data="verified"))
     assert alice.get(f"/room_keys/keys/{R}/s1?version={version}")[1] == key(9, verified=True, data="verified")

@@ -105,9 +105,7 @@ def test_parallel_claims_never_hand_out_a_key_twice(store: E2eKeysStore) -> None
     run(store.set_fallback_keys(ALICE, "D1", [("signed_curve25519", "FB", {"key": "fb"})]))
 
     async def claim_many() -> list[Any]:
-        calls = [
-            defer.ensureDeferred(store.claim_keys([(ALICE, "D1", "signed_curve25519")])) for _ in range(25)
-        ]
+        calls = [defer.ensureDeferred(store.claim_keys([(ALICE, "D1", "signed_curve25519")])) for _ in range(25)]
         return await defer.gatherResults(calls, consumeErrors=True)
 
     results = run(claim_many(), timeout=60)
@@ -127,11 +125,19 @@ def test_cross_signing_keys_and_signatures(store: E2eKeysStore) -> None:
     run(store.set_cross_signing_keys(ALICE, {"master": new_master}, 4))
     assert run(store.get_cross_signing_keys([ALICE]))[ALICE]["master"] == new_master
 
-    run(store.store_signatures(ALICE, [("ed25519:S", ALICE, "D1", "sig1"), ("ed25519:U", "@bob:test", "BM", "sig2")], 8))
+    run(
+        store.store_signatures(ALICE, [("ed25519:S", ALICE, "D1", "sig1"), ("ed25519:U", "@bob:test", "BM", "sig2")], 8)
+    )
     run(store.store_signatures(ALICE, [("ed25519:S", ALICE, "D1", "sig3")], 9))
     sigs = run(store.get_signatures([ALICE]))
     assert sigs == [
-        {"user_id": ALICE, "key_id": "ed25519:S", "target_user_id": ALICE, "target_device_id": "D1", "signature": "sig3"}
+        {
+            "user_id": ALICE,
+            "key_id": "ed25519:S",
+            "target_user_id": ALICE,
+            "target_device_id": "D1",
+            "signature": "sig3",
+        }
     ]
     assert run(store.get_users_with_key_changes(8, 8)) == {ALICE, "@bob:test"}
     assert run(store.get_users_with_key_changes(3, 4)) == {ALICE}

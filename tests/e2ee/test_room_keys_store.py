@@ -48,11 +48,17 @@ def test_versions(store: RoomKeysStore) -> None:
 
 def test_keys_etag_count_and_replacement(store: RoomKeysStore) -> None:
     version = run(store.create_version(ALICE, ALG, {}))
-    etag, count = run(store.upsert_room_keys(ALICE, version, [("!r1", "s1", key(5)), ("!r2", "s2", key())], should_replace_room_key))
+    etag, count = run(
+        store.upsert_room_keys(ALICE, version, [("!r1", "s1", key(5)), ("!r2", "s2", key())], should_replace_room_key)
+    )
     assert (etag, count) == (1, 2)
     # a worse key (higher index) is not stored and the etag stays
-    assert run(store.upsert_room_keys(ALICE, version, [("!r1", "s1", key(9, data="worse"))], should_replace_room_key)) == (1, 2)
-    assert run(store.upsert_room_keys(ALICE, version, [("!r1", "s1", key(1, data="better"))], should_replace_room_key)) == (2, 2)
+    assert run(
+        store.upsert_room_keys(ALICE, version, [("!r1", "s1", key(9, data="worse"))], should_replace_room_key)
+    ) == (1, 2)
+    assert run(
+        store.upsert_room_keys(ALICE, version, [("!r1", "s1", key(1, data="better"))], should_replace_room_key)
+    ) == (2, 2)
     rows = run(store.get_room_keys(ALICE, version))
     assert rows == [("!r1", "s1", key(1, data="better")), ("!r2", "s2", key())]
     assert run(store.get_room_keys(ALICE, version, "!r2")) == [("!r2", "s2", key())]

@@ -22,10 +22,13 @@ def _version_param(request: Request) -> str:
     return version
 
 
-def _keys_from_body(body: dict[str, Any], room_id: Optional[str], session_id: Optional[str]) -> list[tuple[str, str, dict[str, Any]]]:
+def _keys_from_body(
+    body: dict[str, Any], room_id: Optional[str], session_id: Optional[str]
+) -> list[tuple[str, str, dict[str, Any]]]:
     """(room, session, KeyBackupData) for each key in a PUT body of any variant."""
     if session_id is not None and room_id is not None:
         return [(room_id, session_id, check_key_backup_data(body))]
+    rooms: Any
     if room_id is not None:
         rooms = {room_id: body}
     else:
@@ -54,19 +57,25 @@ class RoomKeysServlet(RestServlet):
         self._auth = hs.auth
         self._handler = hs.room_keys_handler
 
-    async def on_PUT(self, request: Request, roomId: Optional[str] = None, sessionId: Optional[str] = None) -> tuple[int, Any]:
+    async def on_PUT(
+        self, request: Request, roomId: Optional[str] = None, sessionId: Optional[str] = None
+    ) -> tuple[int, Any]:
         requester = await self._auth.get_user_by_req(request)
         version = _version_param(request)
         body = parse_json_object_from_request(request)
         keys = _keys_from_body(body, roomId, sessionId)
         return 200, await self._handler.upload_room_keys(requester.user_id, version, keys)
 
-    async def on_GET(self, request: Request, roomId: Optional[str] = None, sessionId: Optional[str] = None) -> tuple[int, Any]:
+    async def on_GET(
+        self, request: Request, roomId: Optional[str] = None, sessionId: Optional[str] = None
+    ) -> tuple[int, Any]:
         requester = await self._auth.get_user_by_req(request)
         version = _version_param(request)
         return 200, await self._handler.get_room_keys(requester.user_id, version, roomId, sessionId)
 
-    async def on_DELETE(self, request: Request, roomId: Optional[str] = None, sessionId: Optional[str] = None) -> tuple[int, Any]:
+    async def on_DELETE(
+        self, request: Request, roomId: Optional[str] = None, sessionId: Optional[str] = None
+    ) -> tuple[int, Any]:
         requester = await self._auth.get_user_by_req(request)
         version = _version_param(request)
         return 200, await self._handler.delete_room_keys(requester.user_id, version, roomId, sessionId)

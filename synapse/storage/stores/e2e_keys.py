@@ -270,7 +270,11 @@ class E2eKeysStore:
     async def get_cross_signing_keys(self, user_ids: Iterable[str]) -> dict[str, dict[str, dict[str, Any]]]:
         """user -> keytype -> key, for the users that have any."""
         rows = await self.db.simple_select_many(
-            "e2e_cross_signing_keys", "user_id", user_ids, ("user_id", "keytype", "key_json"), desc="get_cross_signing_keys"
+            "e2e_cross_signing_keys",
+            "user_id",
+            user_ids,
+            ("user_id", "keytype", "key_json"),
+            desc="get_cross_signing_keys",
         )
         result: dict[str, dict[str, dict[str, Any]]] = {}
         for row in rows:
@@ -304,7 +308,12 @@ class E2eKeysStore:
                 self.db.simple_upsert_txn(
                     txn,
                     "e2e_cross_signing_signatures",
-                    {"target_user_id": target_user, "target_device_id": target_key, "user_id": signer, "key_id": key_id},
+                    {
+                        "target_user_id": target_user,
+                        "target_device_id": target_key,
+                        "user_id": signer,
+                        "key_id": key_id,
+                    },
                     {"signature": signature},
                 )
             for target_user in sorted({s[1] for s in signatures}):

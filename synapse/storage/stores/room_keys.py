@@ -57,7 +57,9 @@ class RoomKeysStore:
 
         return await self.db.runInteraction("get_room_keys_version", txn_fn)
 
-    def _get_version_txn(self, txn: LoggingTransaction, user_id: str, version: Optional[int]) -> Optional[dict[str, Any]]:
+    def _get_version_txn(
+        self, txn: LoggingTransaction, user_id: str, version: Optional[int]
+    ) -> Optional[dict[str, Any]]:
         cols = ", ".join(_VERSION_COLUMNS)
         if version is None:
             txn.execute(
