@@ -58,15 +58,6 @@ class E2eKeysStore:
 
         return await self.db.runInteraction("get_users_with_key_changes", txn_fn, db_autocommit=True)
 
-    async def get_key_change_stream_id(self) -> int:
-        """The highest key change id handed out (0 before any change)."""
-
-        def txn_fn(txn: LoggingTransaction) -> int:
-            txn.execute("SELECT COALESCE(MAX(stream_id), 0) FROM e2e_key_changes")
-            return int(txn.fetchone()[0])  # type: ignore[index]
-
-        return await self.db.runInteraction("get_key_change_stream_id", txn_fn, db_autocommit=True)
-
     # -- device keys ----------------------------------------------------------
     async def set_device_keys(self, user_id: str, device_id: str, keys: dict[str, Any], events_position: int) -> bool:
         """Stores the device's identity keys; False (and no key change) if
