@@ -15,20 +15,18 @@ from typing import Iterator
 import pytest
 from nio import AsyncClient, AsyncClientConfig, KeysClaimResponse, KeysQueryResponse, KeysUploadResponse, LoginResponse
 
-from tests.accounts.client import Client, start_accounts_homeserver, unique
-from tests.support.homeserver import Homeserver
+from tests.accounts.client import Client, unique
+from tests.e2ee.deployments import DEPLOYMENTS, Deployment, deployment_fixture
 
 PASSWORD = "secret-pw"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def homeserver(request: pytest.FixtureRequest) -> Iterator[Homeserver]:
-    hs = start_accounts_homeserver(request.param)
-    yield hs
-    hs.stop()
+@pytest.fixture(scope="module", params=DEPLOYMENTS)
+def homeserver(request: pytest.FixtureRequest) -> Iterator[Deployment]:
+    yield from deployment_fixture(request)
 
 
-async def nio_login(homeserver: Homeserver, user_id: str, store: Path) -> tuple[AsyncClient, int]:
+async def nio_login(homeserver: Deployment, user_id: str, store: Path) -> tuple[AsyncClient, int]:
     store.mkdir()
     config = AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False)
     client = AsyncClient(homeserver.base_url, user_id, store_path=str(store), config=config)
@@ -42,7 +40,7 @@ async def nio_login(homeserver: Homeserver, user_id: str, store: Path) -> tuple[
     return client, upload.signed_curve25519_count
 
 
-def test_nio_uploads_queries_and_claims_keys(homeserver: Homeserver, tmp_path: Path) -> None:
+def test_nio_uploads_queries_and_claims_keys(homeserver: Deployment, tmp_path: Path) -> None:
     alice_http, bob_http = Client(homeserver.base_url), Client(homeserver.base_url)
     alice_http.register(unique("nioa"), PASSWORD)
     bob_http.register(unique("niob"), PASSWORD)

@@ -6,22 +6,20 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.accounts.client import Client, start_accounts_homeserver, unique
-from tests.support.homeserver import Homeserver
+from tests.accounts.client import Client, unique
+from tests.e2ee.deployments import DEPLOYMENTS, Deployment, deployment_fixture
 
 ALG = "m.megolm_backup.v1.curve25519-aes-sha2"
 ROOM = "!room:localhost"
 R = urllib.parse.quote(ROOM, safe="")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def homeserver(request: pytest.FixtureRequest) -> Iterator[Homeserver]:
-    hs = start_accounts_homeserver(request.param)
-    yield hs
-    hs.stop()
+@pytest.fixture(scope="module", params=DEPLOYMENTS)
+def homeserver(request: pytest.FixtureRequest) -> Iterator[Deployment]:
+    yield from deployment_fixture(request)
 
 
-def new_user(homeserver: Homeserver, prefix: str) -> Client:
+def new_user(homeserver: Deployment, prefix: str) -> Client:
     client = Client(homeserver.base_url)
     client.register(unique(prefix))
     return client
@@ -42,7 +40,7 @@ def create(client: Client, public_key: str = "pk") -> str:
     return body["version"]
 
 
-def test_versions(homeserver: Homeserver) -> None:
+def test_versions(homeserver: Deployment) -> None:
     alice, bob = new_user(homeserver, "va"), new_user(homeserver, "vb")
     status, body = alice.get("/room_keys/version")
     assert (status, body["errcode"]) == (404, "M_NOT_FOUND")
@@ -84,7 +82,7 @@ def test_versions(homeserver: Homeserver) -> None:
     assert int(create(alice)) > int(v2)  # numbers are not reused
 
 
-def test_keys_variants_and_replacement(homeserver: Homeserver) -> None:
+def test_keys_variants_and_replacement(homeserver: Deployment) -> None:
     alice = new_user(homeserver, "ka")
     status, body = alice.put(f"/room_keys/keys/{R}/s1?version=1", key())
     assert (status, body["errcode"]) == (404, "M_NOT_FOUND")  # no backup yet
@@ -139,7 +137,7 @@ def test_keys_variants_and_replacement(homeserver: Homeserver) -> None:
     assert alice.get(f"/room_keys/keys?version={version}") == (200, {"rooms": {}})
 
 
-def test_key_errors(homeserver: Homeserver) -> None:
+def test_key_errors(homeserver: Deployment) -> None:
     alice = new_user(homeserver, "ea")
     version = create(alice)
     status, body = alice.put(f"/room_keys/keys/{R}/s1", key())

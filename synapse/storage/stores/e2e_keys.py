@@ -8,10 +8,11 @@
   handed out when the one-time keys run dry and then marked used;
 - cross-signing keys and the signatures users upload on keys;
 - `e2e_key_changes`: which user's keys changed, in `stream_id` order (a
-  plain sequence), stamped with the events stream position of the change.
-  GET /keys/changes reads it by events position because that is what sync
-  tokens carry; a device_lists stream with its own token part replaces the
-  stamp later (the rows already have their stream ids).
+  plain sequence), stamped with the events stream position of the change
+  (see `_record_key_change_txn`). GET /keys/changes reads it by events
+  position because that is what sync tokens carry; a device_lists stream
+  with its own token part replaces the stamp later (the rows already have
+  their stream ids).
 
 Every method that changes what /keys/query shows for a user records a key
 change in the same transaction, given the caller's `events_position`.
@@ -37,10 +38,17 @@ class E2eKeysStore:
 
     # -- key changes --------------------------------------------------------
     def _record_key_change_txn(self, txn: LoggingTransaction, user_id: str, events_position: int) -> None:
+        """Stamps the change with the caller's events token or the highest
+        persisted event, whichever is higher: a process whose token lags
+        (a worker behind replication) must not stamp a change below a sync
+        token another process already handed out, or /keys/changes would
+        miss it. A stamp above current tokens only delays the report."""
+        txn.execute("SELECT COALESCE(MAX(stream_ordering), 0) FROM events")
+        persisted = int(txn.fetchone()[0])  # type: ignore[index]
         (stream_id,) = txn.database_engine.allocate_from_sequence_txn(txn, KEY_CHANGES_SEQUENCE, 1)
         txn.execute(
             "INSERT INTO e2e_key_changes (stream_id, user_id, events_position) VALUES (?, ?, ?)",
-            (stream_id, user_id, events_position),
+            (stream_id, user_id, max(events_position, persisted)),
         )
 
     async def get_users_with_key_changes(self, from_position: int, to_position: int) -> set[str]:
