@@ -140,3 +140,26 @@ def test_cross_signing_keys_and_signatures(store: E2eKeysStore) -> None:
     ]
     assert run(store.get_users_with_key_changes(8, 8)) == {ALICE, "@bob:test"}
     assert run(store.get_users_with_key_changes(3, 4)) == {ALICE}
+
+
+def test_key_change_stamp_never_below_the_highest_persisted_event(store: E2eKeysStore, db_pool: Any) -> None:
+    """A process whose events token lags (stamping 3) while event 40 is
+    persisted stamps 40: a sync token up to 40 may already be out there."""
+    row = {
+        "stream_ordering": 40,
+        "event_id": "$e40",
+        "room_id": "!r:test",
+        "type": "m.room.message",
+        "sender": ALICE,
+        "depth": 1,
+        "origin_server_ts": 0,
+        "received_ts": 0,
+        "instance_name": "persister1",
+    }
+    run(db_pool.simple_insert("events", row))
+    run(store.set_cross_signing_keys(ALICE, {"master": {"keys": {"ed25519:M": "M"}}}, 3))
+    assert run(store.get_users_with_key_changes(0, 39)) == set()
+    assert run(store.get_users_with_key_changes(40, 40)) == {ALICE}
+    # a caller ahead of the persisted events (abandoned ids) keeps its own position
+    run(store.set_cross_signing_keys("@bob:test", {"master": {"keys": {"ed25519:B": "B"}}}, 45))
+    assert run(store.get_users_with_key_changes(41, 45)) == {"@bob:test"}
