@@ -204,7 +204,27 @@ class SyncHandler:
                 filter=fc,
             )
             result.add_stream_contribution(await stream.sync(ctx))
+        result.top_level.update(await self._e2ee_sections(request, now))
         return result
+
+    async def _e2ee_sections(self, request: SyncRequest, now: StreamToken) -> JsonDict:
+        """One-time key counts and unused fallback key types of the syncing
+        device, and (incrementally) the users whose device keys changed."""
+        requester = request.requester
+        sections: JsonDict = {}
+        keys = self._hs.stores.e2e_keys
+        if requester.device_id is not None:
+            sections["device_one_time_keys_count"] = await keys.count_one_time_keys(
+                requester.user_id, requester.device_id
+            )
+            sections["device_unused_fallback_key_types"] = await keys.get_unused_fallback_key_types(
+                requester.user_id, requester.device_id
+            )
+        if request.since is not None and not request.full_state:
+            sections["device_lists"] = await self._hs.e2e_keys_handler.get_key_changes(
+                requester, request.since.to_string(), now.to_string()
+            )
+        return sections
 
     async def _memberships_at(self, user_id: str, now_pos: int) -> dict[str, MembershipChange]:
         """The user's membership in every room as of `now_pos` (current state,
