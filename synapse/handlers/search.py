@@ -148,7 +148,9 @@ class SearchHandler:
             return {"search_categories": {}}
         criteria = parse_room_events(categories["room_events"])
         offset, before_stream = parse_next_batch(next_batch, criteria.order_by)
-        return {"search_categories": {"room_events": await self._room_events(requester, criteria, offset, before_stream)}}
+        return {
+            "search_categories": {"room_events": await self._room_events(requester, criteria, offset, before_stream)}
+        }
 
     async def _room_events(
         self, requester: Requester, criteria: RoomEventsCriteria, offset: int, before_stream: Optional[int]
@@ -211,7 +213,9 @@ class SearchHandler:
             )
             before = await visibility.filter_events_for_client(requester.user_id, before)
         if criteria.after_limit:
-            after, _ = await stream.paginate_room_events(event.room_id, token_after(event), None, "f", criteria.after_limit)
+            after, _ = await stream.paginate_room_events(
+                event.room_id, token_after(event), None, "f", criteria.after_limit
+            )
             after = await visibility.filter_events_for_client(requester.user_id, after)
         context: JsonDict = {
             "events_before": self._serialize(requester, before),

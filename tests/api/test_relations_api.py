@@ -7,8 +7,8 @@ import urllib.parse
 from typing import Any, Iterator, Optional
 
 import pytest
-from tests.accounts.client import Client, start_accounts_homeserver, unique
 
+from tests.accounts.client import Client, start_accounts_homeserver, unique
 from tests.support.homeserver import Homeserver
 
 
@@ -122,7 +122,9 @@ def test_bundled_aggregations_in_reading_endpoints(homeserver: Homeserver) -> No
     room = ok(alice.post("/createRoom", {}))["room_id"]
     root = send(alice, room, "root")
     reply = send(alice, room, "reply", **rel("m.thread", root))
-    edit = send(alice, room, "* root!", **{"m.new_content": {"msgtype": "m.text", "body": "root!"}}, **rel("m.replace", root))
+    edit = send(
+        alice, room, "* root!", **{"m.new_content": {"msgtype": "m.text", "body": "root!"}}, **rel("m.replace", root)
+    )
     ref = send(alice, room, "ref", **rel("m.reference", root))
 
     def check(event: dict) -> None:

@@ -6,8 +6,8 @@ import urllib.parse
 from typing import Any, Iterator, Optional
 
 import pytest
-from tests.accounts.client import Client, start_accounts_homeserver, unique
 
+from tests.accounts.client import Client, start_accounts_homeserver, unique
 from tests.support.homeserver import Homeserver
 
 
@@ -49,7 +49,9 @@ def send(client: Client, room_id: str, body: str) -> str:
 
 def search(client: Client, next_batch: Optional[str] = None, **room_events: Any) -> dict:
     path = "/search" + (f"?next_batch={q(next_batch)}" if next_batch else "")
-    return ok(client.post(path, {"search_categories": {"room_events": room_events}}))["search_categories"]["room_events"]
+    return ok(client.post(path, {"search_categories": {"room_events": room_events}}))["search_categories"][
+        "room_events"
+    ]
 
 
 def bodies(result: dict) -> list:

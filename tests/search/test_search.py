@@ -175,7 +175,9 @@ def test_handler_context_state_groups_and_paging(act: Actions, hs: HomeServer) -
         act.send("alice", room, f"papaya {i}")
     page1 = do_search(hs, "alice", {"search_term": "papaya", "filter": {"limit": 2}, "order_by": "recent"})
     assert len(page1["results"]) == 2 and page1["next_batch"].startswith("s")
-    page2 = do_search(hs, "alice", {"search_term": "papaya", "filter": {"limit": 2}, "order_by": "recent"}, page1["next_batch"])
+    page2 = do_search(
+        hs, "alice", {"search_term": "papaya", "filter": {"limit": 2}, "order_by": "recent"}, page1["next_batch"]
+    )
     assert [r["result"]["content"]["body"] for r in page2["results"]] == ["papaya 0"]
     assert "next_batch" not in page2
     ranked = do_search(hs, "alice", {"search_term": "papaya", "filter": {"limit": 2}})
@@ -200,7 +202,9 @@ def test_handler_rejects_bad_bodies_and_tokens(hs: HomeServer) -> None:
     assert code(bad_order) == (400, "M_INVALID_PARAM")
     bad_filter = {"search_categories": {"room_events": {"search_term": "x", "filter": {"limit": "ten"}}}}
     assert code(bad_filter) == (400, "M_BAD_JSON")
-    bad_group = {"search_categories": {"room_events": {"search_term": "x", "groupings": {"group_by": [{"key": "type"}]}}}}
+    bad_group = {
+        "search_categories": {"room_events": {"search_term": "x", "groupings": {"group_by": [{"key": "type"}]}}}
+    }
     assert code(bad_group) == (400, "M_INVALID_PARAM")
     good = {"search_categories": {"room_events": {"search_term": "x"}}}
     assert code(good, "garbage") == (400, "M_UNKNOWN")

@@ -223,7 +223,8 @@ class SearchStore:
         # the match arguments come first: they bind in the FROM clause (PostgreSQL) or the condition
         where = " AND ".join(clauses)
         txn.execute(f"SELECT COUNT(*) {base} WHERE {where}", [*match_args, *args])
-        count = int(txn.fetchone()[0])
+        count_row = txn.fetchone()
+        count = int(count_row[0]) if count_row else 0
         if order_by == "recent":
             if before_stream is not None:
                 where += " AND e.stream_ordering < ?"
