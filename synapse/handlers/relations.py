@@ -83,8 +83,13 @@ class RelationsHandler:
         return serialized
 
     # -- bundled aggregations ----------------------------------------------------
-    async def get_bundled_aggregations(self, events: Iterable[FrozenEvent], user_id: str) -> dict[str, JsonDict]:
-        """event id -> the `m.relations` object to bundle, for events that have any."""
+    async def get_bundled_aggregations(
+        self, events: Iterable[FrozenEvent], user_id: str, *, nested: bool = False
+    ) -> dict[str, JsonDict]:
+        """event id -> the `m.relations` object to bundle, for events that have any.
+
+        A thread's latest event carries its own aggregations (`nested`: one
+        level only). Latest events and edits the user may not see are left out."""
         parents = {}
         for event in events:
             relation = relation_of(event)
@@ -95,7 +100,11 @@ class RelationsHandler:
         rows = await self._hs.stores.relations.get_aggregation_rows(list(parents), user_id)
         wanted = {latest for _, latest in rows.threads.values()}
         wanted.update(e for ids in rows.replacements.values() for e in ids)
-        children = await self._hs.stores.events.get_events(wanted) if wanted else {}
+        found = await self._hs.stores.events.get_events_as_list(wanted) if wanted else []
+        visible = await self._hs.visibility.filter_events_for_client(user_id, found)
+        children = {e.event_id: e for e in visible}
+        latest_events = [children[latest] for _, latest in rows.threads.values() if latest in children]
+        latest_bundles = {} if nested else await self.get_bundled_aggregations(latest_events, user_id, nested=True)
 
         result: dict[str, JsonDict] = {}
         for event_id, event in parents.items():
@@ -103,8 +112,10 @@ class RelationsHandler:
             thread = rows.threads.get(event_id)
             if thread is not None and thread[1] in children:
                 count, latest_id = thread
+                latest_json = self._serialize([children[latest_id]], user_id)
+                apply_bundled_aggregations(latest_json, latest_bundles)
                 bundle[THREAD] = {
-                    "latest_event": self._serialize([children[latest_id]], user_id)[0],
+                    "latest_event": latest_json[0],
                     "count": count,
                     "current_user_participated": event_id in rows.participated or event.sender == user_id,
                 }

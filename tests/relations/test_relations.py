@@ -133,6 +133,7 @@ def test_bundled_aggregations_thread_edit_reference(act: Actions, hs: HomeServer
     act.send("bob", room, "* hijack", **{"m.new_content": new}, **relates("m.replace", root))  # not the sender
     ref = act.send("bob", room, "ref", **relates("m.reference", root))
     plain = act.send("alice", room, "plain")
+    act.member("carol", user("carol"), room, "join")  # sees the shared history, took no part
 
     events = run(hs.stores.events.get_events_as_list([root, plain]))
     for who, participated in (("alice", True), ("bob", True), ("carol", False)):
@@ -191,3 +192,21 @@ def test_redacted_original_gets_no_edit_and_edits_get_no_aggregations(act: Actio
     root_event = run(hs.stores.events.get_events_as_list([root]))
     bundles: dict[str, Optional[dict]] = run(hs.relations_handler.get_bundled_aggregations(root_event, user("alice")))
     assert root not in bundles
+
+
+def test_thread_latest_event_carries_its_edit_and_hidden_children_are_left_out(act: Actions, hs: HomeServer) -> None:
+    room = act.create("alice", preset="public_chat")
+    act.member("bob", user("bob"), room, "join")
+    root = act.send("alice", room, "root")
+    reply = act.send("bob", room, "reply", **relates("m.thread", root))
+    act.send("bob", room, "* reply2", **{"m.new_content": {"body": "reply2"}}, **relates("m.replace", reply))
+    root_event = run(hs.stores.events.get_events_as_list([root]))
+    latest = run(hs.relations_handler.get_bundled_aggregations(root_event, user("alice")))[root]["m.thread"]
+    assert latest["latest_event"]["unsigned"]["m.relations"]["m.replace"]["content"]["body"] == "* reply2"
+    # bob leaves; a later reply is invisible to him, so his bundle keeps no thread summary built on it
+    act.member("bob", user("bob"), room, "leave")
+    act.send("alice", room, "after bob left", **relates("m.thread", root))
+    for_bob = run(hs.relations_handler.get_bundled_aggregations(root_event, user("bob")))
+    assert "m.thread" not in for_bob.get(root, {})
+    for_alice = run(hs.relations_handler.get_bundled_aggregations(root_event, user("alice")))
+    assert for_alice[root]["m.thread"]["latest_event"]["content"]["body"] == "after bob left"
