@@ -45,7 +45,20 @@ def build_routes() -> list[Route]:
     routes += _search_relations_routes()
     # --- user directory: /user_directory/search
     routes += _user_directory_routes()
+    # --- per-user streams: account data and tags
+    routes += _user_streams_routes()
     return routes
+
+
+def _user_streams_routes() -> list[Route]:
+    from synapse.rest.client import account_data
+
+    return [
+        Route(account_data.AccountDataServlet, stream="account_data"),
+        Route(account_data.RoomAccountDataServlet, stream="account_data"),
+        Route(account_data.TagListServlet, stream="account_data"),
+        Route(account_data.TagServlet, stream="account_data"),
+    ]
 
 
 def _e2ee_routes() -> list[Route]:

@@ -13,6 +13,7 @@ replication bus (Redis when `redis.enabled`, else in-process) and
 `caches` stream (with Redis), metrics, and the bus connection.
 """
 
+import importlib
 import logging
 from collections.abc import Hashable, Iterable
 from functools import cached_property
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from synapse.storage.database import DatabasePool
     from synapse.storage.databases import DataStores
     from synapse.storage.id_generators import StreamIdGenerator
+    from synapse.streams.base import UserStream
     from synapse.streams.caches import CacheInvalidationStream
 
 logger = logging.getLogger(__name__)
@@ -46,6 +48,8 @@ _RESOURCE_ALIASES = {"client": ("client", "admin")}
 # how long startup waits for the replication bus before going on without it
 # (it keeps reconnecting in the background)
 BUS_CONNECT_TIMEOUT_S = 10.0
+# how often a worker started before main checks whether the schema is there
+SCHEMA_POLL_INTERVAL_S = 1.0
 
 
 class HomeServer:
@@ -66,6 +70,7 @@ class HomeServer:
         # the `caches` stream; None without Redis (no other process to tell)
         self.cache_stream: Optional["CacheInvalidationStream"] = None
         self._background: list[LoopingCall] = []
+        self._stream_writers: dict[str, Any] = {}
 
     # -- lifecycle ---------------------------------------------------------
     async def setup(self) -> None:
@@ -83,7 +88,9 @@ class HomeServer:
         try:
             await prepare_database(self._db, allow_upgrade=role.is_main)
         except PrepareDatabaseError as e:
-            raise ConfigError(f"{self.instance_name}: {e}", ["database"]) from None
+            if role.is_main:
+                raise ConfigError(f"{self.instance_name}: {e}", ["database"]) from None
+            await self._wait_for_schema(str(e))
         for spec in STREAMS:
             writers = role.writers_for(spec.writers_config_key)
             self.id_generators[spec.name] = await StreamIdGenerator.create(
@@ -92,6 +99,25 @@ class HomeServer:
         self._stores = DataStores(self._db, self.clock, self.id_generators)
         await self._setup_replication()
         logger.info("Server %s (instance %s) set up", self.hostname, self.instance_name)
+
+    async def _wait_for_schema(self, reason: str) -> None:
+        """A worker started before main (or before main upgraded the schema)
+        waits for it instead of failing: it never migrates itself, and once
+        the schema is there it starts and catches up from stored positions."""
+        from synapse.storage.prepare import PrepareDatabaseError, prepare_database
+
+        logger.warning("%s: %s; waiting for the main process to prepare the database", self.instance_name, reason)
+        waited = 0.0
+        while True:
+            await self.clock.sleep(SCHEMA_POLL_INTERVAL_S)
+            waited += SCHEMA_POLL_INTERVAL_S
+            try:
+                await prepare_database(self.db, allow_upgrade=False)
+                logger.info("Database ready after waiting %.0fs", waited)
+                return
+            except PrepareDatabaseError as e:
+                if waited % 30 < SCHEMA_POLL_INTERVAL_S:
+                    logger.warning("Still waiting for the main process to prepare the database: %s", e)
 
     async def _setup_replication(self) -> None:
         from synapse.replication.bus import InProcessBus
@@ -113,6 +139,8 @@ class HomeServer:
         events = self.id_generators["events"]
         waker = EventsStreamWaker(self.db, self.stores.events, events, self.notifier)
         self._positions.register_stream_reader("events", waker.read_updates)
+        for name, stream in self.user_streams.items():
+            self._positions.register_stream_reader(name, stream.read_updates)
         if events.is_writer and len(events.writers) > 1:
             self.notifier.add_stream_listener(waker.on_stream_update)
         ReplicationMetrics.install(bus, self._positions)
@@ -175,13 +203,12 @@ class HomeServer:
         return StreamToken({name: gen.get_current_token() for name, gen in self.id_generators.items()})
 
     def _serves(self, route: Any) -> bool:
-        """Workers serve "generic" routes, main serves all; a route bound to
-        a stream is served by that stream's writers only, and by nobody
-        while the stream does not exist yet (M_UNRECOGNIZED everywhere)."""
-        stream = getattr(route, "stream", None)
-        if stream is not None:
-            generator = self.id_generators.get(stream)
-            return generator is not None and generator.is_writer
+        """Workers serve "generic" routes, main serves all. A route bound to
+        a stream is served like any other (a process that is not the writer
+        forwards the write through `stream_writer`), and by nobody while the
+        stream does not exist yet (M_UNRECOGNIZED everywhere)."""
+        if route.stream is not None and route.stream not in self.id_generators:
+            return False
         return self.config.worker.is_main or route.runs_on == "generic"
 
     # -- core components -----------------------------------------------------
@@ -257,11 +284,43 @@ class HomeServer:
     def replication_endpoints(self) -> list["ReplicationEndpoint"]:
         """The replication calls this process serves: each stream writer's."""
         from synapse.replication.endpoints.persist_event import ReplicationPersistEventEndpoint
+        from synapse.replication.endpoints.stream_write import ReplicationStreamWriteEndpoint
 
         endpoints: list["ReplicationEndpoint"] = []
         if self.id_generators["events"].is_writer:
             endpoints.append(ReplicationPersistEventEndpoint(self.replication_server, self.local_event_persister))
+        written = {name: s for name, s in self.user_streams.items() if self.id_generators[name].is_writer}
+        if written:
+            endpoints.append(ReplicationStreamWriteEndpoint(self.replication_server, written))
         return endpoints
+
+    @cached_property
+    def user_streams(self) -> dict[str, "UserStream"]:
+        """Every registered per-user stream's object, in registry order: it
+        reads (sync, reader hook) on every process and writes on its writer."""
+        from synapse.streams.registry import STREAMS
+
+        streams: dict[str, "UserStream"] = {}
+        for spec in STREAMS:
+            if spec.implementation is not None:
+                module_name, class_name = spec.implementation.split(":")
+                cls = getattr(importlib.import_module(module_name), class_name)
+                streams[spec.name] = cls(self)
+        return streams
+
+    def stream_writer(self, name: str) -> Any:
+        """The writer facade of a per-user stream: its own object where this
+        process is the writer, a replication client of the writer elsewhere."""
+        if name not in self._stream_writers:
+            from synapse.streams.writer import RemoteStreamWriter
+
+            stream = self.user_streams[name]
+            generator = self.id_generators[name]
+            if generator.is_writer:
+                self._stream_writers[name] = stream
+            else:
+                self._stream_writers[name] = RemoteStreamWriter(self, type(stream), generator.writers[0])
+        return self._stream_writers[name]
 
     # -- stream writers: local here; over replication on other processes ------
     @cached_property

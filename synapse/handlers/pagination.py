@@ -80,6 +80,8 @@ class PaginationHandler:
         stream = self._hs.stores.stream
         if start is None:
             start = RoomStreamToken(None, stream.get_current_position()) if direction == "b" else RoomStreamToken(0, 0)
+        # `start` echoes the client's `from` exactly (the spec), whatever form it had
+        start_string = from_token or start.to_string()
         cap = await self._leave_cap(access)
         if cap is not None and direction == "b":
             start = min(await stream.get_topological_token(room_id, start), cap)
@@ -87,7 +89,7 @@ class PaginationHandler:
             end_bound = cap if end_bound is None else min(await stream.get_topological_token(room_id, end_bound), cap)
 
         if limit == 0 or (event_filter is not None and event_filter.blocks_all()):
-            return {"chunk": [], "start": start.to_string()}
+            return {"chunk": [], "start": start_string}
         events, next_token = await stream.paginate_room_events(
             room_id, start, end_bound, direction, limit, event_filter
         )
@@ -98,7 +100,7 @@ class PaginationHandler:
             # nothing in this page is visible: earlier history is hidden too
             next_token = None
         chunk = await self._hs.relations_handler.serialize_with_aggregations(requester, visible)
-        result: JsonDict = {"chunk": chunk, "start": start.to_string()}
+        result: JsonDict = {"chunk": chunk, "start": start_string}
         if next_token is not None:
             result["end"] = next_token.to_string()
         if event_filter is not None and event_filter.lazy_load_members:

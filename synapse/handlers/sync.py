@@ -24,6 +24,7 @@ from synapse.api.filtering import FilterCollection
 from synapse.events.serialize import strip_event
 from synapse.handlers.relations import apply_bundled_aggregations
 from synapse.storage.stores.stream import MembershipChange, RoomTimeline, token_before
+from synapse.streams.base import SyncContext, SyncContribution
 from synapse.streams.tokens import RoomStreamToken, StreamToken
 from synapse.types import Requester
 
@@ -69,10 +70,12 @@ class SyncResult:
     invite: dict[str, JsonDict] = attrs.field(factory=dict)
     leave: dict[str, JsonDict] = attrs.field(factory=dict)
     knock: dict[str, JsonDict] = attrs.field(factory=dict)
+    # top-level sections contributed by per-user streams (account_data, ...)
+    top_level: dict[str, Any] = attrs.field(factory=dict)
 
     def __bool__(self) -> bool:
         """Whether there is anything to tell the client (ends a long-poll)."""
-        return bool(self.join or self.invite or self.leave or self.knock)
+        return bool(self.join or self.invite or self.leave or self.knock or self.top_level)
 
     def to_json(self) -> JsonDict:
         return {
@@ -83,7 +86,23 @@ class SyncResult:
             "to_device": {"events": []},
             "device_lists": {"changed": [], "left": []},
             "device_one_time_keys_count": {},
+            **self.top_level,
         }
+
+    def add_stream_contribution(self, contribution: SyncContribution) -> None:
+        """Merges a per-user stream's sections; a joined room that only has
+        stream data (e.g. new room account data) still gets its entry."""
+        self.top_level.update(contribution.top_level)
+        for room_id, sections in contribution.rooms.items():
+            room = self.join.get(room_id)
+            if room is None:
+                room = self.join[room_id] = {
+                    "timeline": {"events": [], "limited": False},
+                    "state": {"events": []},
+                    "account_data": {"events": []},
+                    "ephemeral": {"events": []},
+                }
+            room.update(sections)
 
 
 @attrs.define
@@ -166,6 +185,17 @@ class SyncHandler:
             target = result.invite if "invite_state" in section else result.knock
             target[room_id] = section
         await self._fill_rooms(request, plans, result, since_pos, now_pos)
+        joined = [room_id for room_id, m in memberships.items() if m.membership == "join" and room_id in allowed_rooms]
+        for name, stream in self._hs.user_streams.items():
+            ctx = SyncContext(
+                user_id=user_id,
+                device_id=request.requester.device_id,
+                from_pos=request.since.get(name) if request.since is not None and not request.full_state else 0,
+                to_pos=now.get(name),
+                joined_room_ids=joined,
+                filter=fc,
+            )
+            result.add_stream_contribution(await stream.sync(ctx))
         return result
 
     async def _memberships_at(self, user_id: str, now_pos: int) -> dict[str, MembershipChange]:

@@ -14,6 +14,7 @@ from synapse.util.clock import Clock
 
 if TYPE_CHECKING:
     from synapse.storage.id_generators import StreamIdGenerator
+    from synapse.storage.stores.account_data import AccountDataStore
     from synapse.storage.stores.devices import DeviceStore
     from synapse.storage.stores.directory import DirectoryStore
     from synapse.storage.stores.e2e_keys import E2eKeysStore
@@ -129,3 +130,10 @@ class DataStores:
         from synapse.storage.stores.user_directory import UserDirectoryStore
 
         return UserDirectoryStore(self.db)
+
+    # -- per-user streams ----------------------------------------------------
+    @cached_property
+    def account_data(self) -> "AccountDataStore":
+        from synapse.storage.stores.account_data import AccountDataStore
+
+        return AccountDataStore(self.db)

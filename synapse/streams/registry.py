@@ -28,15 +28,22 @@ class StreamSpec:
     writers_config_key: Optional[str]
     # "room" when several writers each own the rooms that hash to them
     sharded_by: Optional[str] = None
+    # "module:Class" of the stream's implementation (a `UserStream`: local
+    # writer, reader hook and /sync contribution); None for streams wired
+    # by hand (events, caches)
+    implementation: Optional[str] = None
 
 
 EVENTS = StreamSpec("events", "events", sharded_by="room")
+ACCOUNT_DATA = StreamSpec(
+    "account_data", "account_data", implementation="synapse.streams.account_data:AccountDataStream"
+)
 # invalidations of named caches (synapse/util/caches.py), table cache_invalidations
 CACHES = StreamSpec("caches", None)
 
 # Order matters: it is the order of positions inside a sync token. Append
 # new streams at the end so that older tokens still parse.
-STREAMS: tuple[StreamSpec, ...] = (EVENTS,)
+STREAMS: tuple[StreamSpec, ...] = (EVENTS, ACCOUNT_DATA)
 INSTANCE_STREAMS: tuple[StreamSpec, ...] = (CACHES,)
 
 STREAMS_BY_NAME: dict[str, StreamSpec] = {s.name: s for s in STREAMS + INSTANCE_STREAMS}

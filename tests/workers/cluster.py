@@ -35,7 +35,13 @@ def free_port() -> int:
 
 
 class Cluster:
-    def __init__(self, tmp_path: Path, instances: list[str], events_writers: list[str]) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        instances: list[str],
+        events_writers: list[str],
+        stream_writers: Optional[dict[str, list[str]]] = None,
+    ) -> None:
         self.tmp_path = tmp_path
         self.server_name = unique_server_name()
         self.database = TestDatabase.fresh("psycopg2", tmp_path)
@@ -54,7 +60,7 @@ class Cluster:
             "instance_map": {
                 name: {"host": "127.0.0.1", "port": port} for name, port in self.ports.items()
             },
-            "stream_writers": {"events": events_writers},
+            "stream_writers": {"events": events_writers, **(stream_writers or {})},
             "worker_replication_secret": SECRET,
             "listeners": [self._replication_listener("main")],
             "rc_message": _UNLIMITED,

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from synapse.api.errors import ConfigError
 from synapse.routes import Route
 from synapse.server import HomeServer
 from synapse.storage.database import DatabasePool
@@ -52,20 +51,21 @@ def test_workers_mount_generic_routes_only(cluster: Cluster) -> None:
     assert code == 200 and body["versions"]
 
 
-def test_stream_routes_mount_on_writers_and_nowhere_before_the_stream_exists(cluster: Cluster) -> None:
+def test_stream_routes_mount_like_others_and_nowhere_before_the_stream_exists(cluster: Cluster) -> None:
     from synapse.rest.client.versions import VersionsRestServlet
 
     main, worker, persister = (cluster.servers[n] for n in ("main", "worker1", "persister1"))
     typing_route = Route(VersionsRestServlet, stream="typing")  # no typing stream yet
     events_route = Route(VersionsRestServlet, stream="events")
     assert not any(hs._serves(typing_route) for hs in (main, worker, persister))
-    assert [hs._serves(events_route) for hs in (main, worker, persister)] == [True, False, True]
+    # non-writers serve stream routes too: they forward writes to the writer
+    assert [hs._serves(events_route) for hs in (main, worker, persister)] == [True, True, True]
 
 
 def test_replication_calls_are_served_by_stream_writers(cluster: Cluster) -> None:
     names = {n: [type(e).__name__ for e in cluster.servers[n].replication_endpoints()] for n in cluster.instances}
     assert names == {
-        "main": ["ReplicationPersistEventEndpoint"],
+        "main": ["ReplicationPersistEventEndpoint", "ReplicationStreamWriteEndpoint"],
         "worker1": [],
         "persister1": ["ReplicationPersistEventEndpoint"],
     }
@@ -108,16 +108,24 @@ def test_replication_health_is_503_without_the_bus(cluster: Cluster) -> None:
         assert response.status == 200
 
 
-def test_worker_refuses_an_empty_database(tmp_path: Path) -> None:
+def test_worker_started_before_main_waits_for_the_schema(tmp_path: Path) -> None:
+    """A worker on an empty database waits (it never migrates) and comes up
+    once main has prepared the schema."""
+    import threading
+
     cluster = Cluster(tmp_path, instances=["main", "worker1"], events_writers=["main"])
     try:
-        hs = HomeServer(cluster.config_for("worker1"))
-        with pytest.raises(ConfigError) as exc:
-            run(hs.setup())
-        message = str(exc.value)
-        assert "\n" not in message
-        assert "worker1" in message and "database is empty" in message and "main process" in message
-        run(hs.shutdown())
+        worker = HomeServer(cluster.config_for("worker1"))
+        done: dict[str, Any] = {}
+        waiting = threading.Thread(target=lambda: done.setdefault("result", run(worker.setup(), timeout=60)))
+        waiting.start()
+        waiting.join(timeout=2.5)
+        assert waiting.is_alive(), "the worker must wait for main, not fail"
+        cluster.start_one("main")
+        waiting.join(timeout=30)
+        assert not waiting.is_alive() and "result" in done
+        assert worker.id_generators["events"].get_current_token() >= 0
+        run(worker.shutdown())
     finally:
         cluster.stop()
 
@@ -180,9 +188,10 @@ def test_two_writers_racing_one_transaction_id_keep_the_first_event(db_pool: Dat
     assert rows == [(1,)]
 
 
-def test_worker_process_on_an_empty_database_exits_with_one_line(tmp_path: Path) -> None:
+def test_worker_process_started_before_main_logs_that_it_waits(tmp_path: Path) -> None:
     import subprocess
     import sys
+    import time
 
     import yaml
 
@@ -201,17 +210,22 @@ def test_worker_process_on_an_empty_database_exits_with_one_line(tmp_path: Path)
             )
         )
         repo = Path(__file__).resolve().parents[2]
-        result = subprocess.run(
+        process = subprocess.Popen(
             [sys.executable, "-m", "synapse.app.generic_worker", "-c", str(shared), "-c", str(worker)],
             cwd=tmp_path,
             env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"},
-            capture_output=True,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=60,
         )
+        try:
+            time.sleep(3)
+            assert process.poll() is None, "a worker started before main must wait, not exit"
+            process.terminate()
+            _, stderr = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
     finally:
         cluster.stop()
-    assert result.returncode == 1
-    # besides log records (timestamped), one line says what is wrong
-    lines = [line for line in result.stderr.splitlines() if line.strip() and not line[:4].isdigit()]
-    assert len(lines) == 1 and "database is empty" in lines[0] and "start the main process first" in lines[0], lines
+    assert process.returncode == 0, stderr
+    assert "waiting for the main process to prepare the database" in stderr
