@@ -190,11 +190,10 @@ class SearchHandler:
             "highlights": parse_query(criteria.search_term).words(),
             "results": results,
         }
-        if page.rows == limit:
-            if criteria.order_by == "rank":
-                response["next_batch"] = f"r{offset + page.rows}"
-            elif page.last_stream is not None:
-                response["next_batch"] = f"s{page.last_stream}"
+        if criteria.order_by == "rank" and offset + page.rows < page.count:
+            response["next_batch"] = f"r{offset + page.rows}"
+        elif criteria.order_by == "recent" and page.rows == limit and page.last_stream is not None:
+            response["next_batch"] = f"s{page.last_stream}"
         if criteria.include_state:
             response["state"] = await self._room_state(requester, sorted({e.room_id for e in visible}))
         if criteria.group_by:
