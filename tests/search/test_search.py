@@ -183,7 +183,8 @@ def test_handler_context_state_groups_and_paging(act: Actions, hs: HomeServer) -
     ranked = do_search(hs, "alice", {"search_term": "papaya", "filter": {"limit": 2}})
     assert ranked["next_batch"] == "r2"
     rest = do_search(hs, "alice", {"search_term": "papaya", "filter": {"limit": 2}}, "r2")
-    assert len(rest["results"]) == 1
+    assert len(rest["results"]) == 1 and "next_batch" not in rest
+    assert "next_batch" not in do_search(hs, "alice", {"search_term": "papaya", "filter": {"limit": 3}})
 
 
 def test_handler_rejects_bad_bodies_and_tokens(hs: HomeServer) -> None:
