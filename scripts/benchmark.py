@@ -8,7 +8,9 @@ Phases, in order, each with fresh users:
   b) /sync wake-up: time from a send's 200 OK to a long-polling receiver's
      /sync returning that event;
   c) initial /sync of a small account, each on a freshly logged-in device;
-then the homeserver's RSS. Startup time comes from the runner script and is
+then the homeserver's RSS. `--side-pid NAME=PID` meters one more process on
+its own over phase a (e.g. an idle worker, a proxy, or each worker of a
+topology) and reports its CPU-s per 1,000 events under that name. Startup time comes from the runner script and is
 only recorded here (--startup-seconds). `--summarize A.json B.json ...` prints
 the medians of earlier runs as a Markdown table instead of measuring.
 
@@ -23,7 +25,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import secrets
+import statistics
 import sys
 import time
 from typing import Any
@@ -31,6 +35,7 @@ from typing import Any
 import aiohttp
 from bench.matrix_client import MatrixError, new_session, request
 from bench.procstat import (
+    CpuSnapshot,
     PgPidSource,
     PhaseMeter,
     load_average,
@@ -61,6 +66,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="append",
         default=[],
         help="homeserver process id (repeatable); its descendants are included",
+    )
+    p.add_argument(
+        "--side-pid",
+        action="append",
+        default=[],
+        metavar="NAME=PID",
+        help="also meter this process tree on its own (repeatable); not added to --pid",
+    )
+    p.add_argument(
+        "--admin-url",
+        default=None,
+        help="where /_synapse/admin is served if not at --base-url (behind a proxy)",
     )
     p.add_argument(
         "--pg-pids",
@@ -133,7 +150,48 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         p.error("--base-url and --shared-secret are required")
     if args.pg_db and args.pg_pids != "auto":
         p.error("--pg-db only applies to --pg-pids auto")
+    try:
+        args.side_pids = {
+            name: int(pid) for name, pid in (x.split("=", 1) for x in args.side_pid)
+        }
+    except ValueError:
+        p.error("--side-pid takes NAME=PID")
     return args
+
+
+class SideMeter(PhaseMeter):
+    """PhaseMeter that also meters named processes one by one.
+
+    Processes outside the --pid trees (an idle worker, a proxy) would
+    otherwise count as "other" noise; their CPU is taken out of it.
+    """
+
+    def __init__(
+        self, roots: list[int], pg_pids: PgPidSource, sides: dict[str, int]
+    ) -> None:
+        super().__init__(roots, pg_pids)
+        self.sides = sides
+
+    def _snapshots(self) -> dict[str, CpuSnapshot]:
+        return {n: CpuSnapshot(process_tree([pid])) for n, pid in self.sides.items()}
+
+    def start(self) -> None:
+        super().start()
+        self._side_before = self._snapshots()
+        self._side_wall = time.monotonic()
+
+    def stop(self) -> dict[str, Any]:
+        result: dict[str, Any] = dict(super().stop())
+        now = self._snapshots()
+        side = {n: now[n].seconds_since(self._side_before[n]) for n in self.sides}
+        result["side_cpu_s"] = side
+        inside = set(process_tree(self.homeserver_roots))
+        outside = sum(side[n] for n, pid in self.sides.items() if pid not in inside)
+        if result.get("other_cpu_s") is not None and outside:
+            capacity = (time.monotonic() - self._side_wall) * (os.cpu_count() or 1)
+            result["other_cpu_s"] -= outside
+            result["other_cpu_share"] = result["other_cpu_s"] / capacity
+        return result
 
 
 def pg_source(args: argparse.Namespace) -> PgPidSource:
@@ -160,7 +218,12 @@ async def server_version(base_url: str) -> str | None:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    server = Server(args.base_url.rstrip("/"), args.shared_secret, secrets.token_hex(3))
+    server = Server(
+        args.base_url.rstrip("/"),
+        args.shared_secret,
+        secrets.token_hex(3),
+        args.admin_url.rstrip("/") if args.admin_url else None,
+    )
     results: dict[str, Any] = {
         "meta": {
             "base_url": server.base_url,
@@ -172,10 +235,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "load_average_before": load_average(),
             "startup_seconds": args.startup_seconds,
             "homeserver_pids": process_tree(args.pid),
+            "side_pids": args.side_pids,
             "args": {k: v for k, v in vars(args).items() if k != "shared_secret"},
         }
     }
-    meter = PhaseMeter(args.pid, pg_source(args))
+    meter = SideMeter(args.pid, pg_source(args), args.side_pids)
 
     print(f"setup: {args.users} users, {args.rooms} rooms ...", file=sys.stderr)
     pop, setup_s = await setup_population(server, args.users, args.rooms)
@@ -190,9 +254,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             f"a) senders: {args.messages} messages, C={args.concurrency} ...",
             file=sys.stderr,
         )
-        results["senders"] = await run_senders(
+        results["senders"] = send = await run_senders(
             pop, args.messages, args.concurrency, meter, args.warmup, args.drain
         )
+        send["side_cpu_s_per_1k_events"] = {
+            n: s * 1000.0 / args.messages for n, s in send["side_cpu_s"].items()
+        }
         print(f"b) /sync wake-up: {args.sync_samples} samples ...", file=sys.stderr)
         results["sync_wakeup"] = await run_sync_wakeup(
             server, args.sync_samples, args.sync_park_ms / 1000.0
@@ -215,10 +282,29 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def side_table(paths: list[str]) -> str:
+    """Medians of the --side-pid figures (CPU-s per 1,000 events) as Markdown."""
+    values: dict[str, list[float]] = {}
+    for path in paths:
+        with open(path) as f:
+            send = json.load(f).get("senders", {})
+        for name, cpu in send.get("side_cpu_s_per_1k_events", {}).items():
+            values.setdefault(name, []).append(cpu)
+    if not values:
+        return ""
+    lines = ["", "| process (--side-pid) CPU-s per 1,000 events | median | runs |"]
+    lines.append("| --- | ---: | --- |")
+    for name, vs in values.items():
+        each = ", ".join(f"{v:.2f}" for v in vs)
+        lines.append(f"| {name} | {statistics.median(vs):.2f} | {each} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.summarize:
         print(markdown_table(args.summarize))
+        print(side_table(args.summarize))
         return 0
     try:
         results = asyncio.run(run(args))
@@ -226,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchmark aborted: {e}", file=sys.stderr)
         return 1
     print(format_report(results))
+    for name, cpu in results["senders"].get("side_cpu_s_per_1k_events", {}).items():
+        print(f"  {name}: {cpu:.2f} CPU-s per 1,000 events")
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump(results, f, indent=2, sort_keys=True)

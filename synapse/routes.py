@@ -47,6 +47,8 @@ def build_routes() -> list[Route]:
     routes += _user_directory_routes()
     # --- per-user streams: account data and tags
     routes += _user_streams_routes()
+    # --- typing, read receipts and read markers
+    routes += _typing_receipts_routes()
     return routes
 
 
@@ -58,6 +60,16 @@ def _user_streams_routes() -> list[Route]:
         Route(account_data.RoomAccountDataServlet, stream="account_data"),
         Route(account_data.TagListServlet, stream="account_data"),
         Route(account_data.TagServlet, stream="account_data"),
+    ]
+
+
+def _typing_receipts_routes() -> list[Route]:
+    from synapse.rest.client import receipts, typing
+
+    return [
+        Route(typing.RoomTypingServlet, stream="typing"),
+        Route(receipts.ReceiptServlet, stream="receipts"),
+        Route(receipts.ReadMarkerServlet, stream="receipts"),
     ]
 
 

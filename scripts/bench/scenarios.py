@@ -35,6 +35,9 @@ class Server:
     base_url: str
     shared_secret: str
     run_id: str
+    # where the admin registration API is served, if not at base_url (a
+    # reverse proxy in front of workers does not route /_synapse/admin)
+    admin_url: str | None = None
 
 
 async def register_users(
@@ -47,7 +50,11 @@ async def register_users(
     async def one(localpart: str) -> MatrixClient:
         async with gate:
             result = await register_with_shared_secret(
-                session, server.base_url, server.shared_secret, localpart, PASSWORD
+                session,
+                server.admin_url or server.base_url,
+                server.shared_secret,
+                localpart,
+                PASSWORD,
             )
         return MatrixClient(server.base_url, result["user_id"], result["access_token"])
 

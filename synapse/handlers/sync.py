@@ -92,7 +92,11 @@ class SyncResult:
     def add_stream_contribution(self, contribution: SyncContribution) -> None:
         """Merges a per-user stream's sections; a joined room that only has
         stream data (e.g. new room account data) still gets its entry."""
-        self.top_level.update(contribution.top_level)
+        for key, section in contribution.top_level.items():
+            if key in self.top_level and "events" in section:
+                self.top_level[key] = {"events": self.top_level[key]["events"] + section["events"]}
+            else:
+                self.top_level[key] = section
         for room_id, sections in contribution.rooms.items():
             room = self.join.get(room_id)
             if room is None:
@@ -102,7 +106,12 @@ class SyncResult:
                     "account_data": {"events": []},
                     "ephemeral": {"events": []},
                 }
-            room.update(sections)
+            for key, section in sections.items():
+                if key in ("ephemeral", "account_data") and key in room:
+                    # several streams add events to the same section
+                    room[key] = {"events": room[key]["events"] + section["events"]}
+                else:
+                    room[key] = section
 
 
 @attrs.define

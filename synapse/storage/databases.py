@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from synapse.storage.stores.events_read import EventsReadStore
     from synapse.storage.stores.filtering import FilteringStore
     from synapse.storage.stores.profile import ProfileStore
+    from synapse.storage.stores.receipts import ReceiptsStore
     from synapse.storage.stores.registration import RegistrationStore
     from synapse.storage.stores.relations import RelationsStore
     from synapse.storage.stores.room_keys import RoomKeysStore
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from synapse.storage.stores.search import SearchStore
     from synapse.storage.stores.state import StateStore
     from synapse.storage.stores.stream import StreamStore
+    from synapse.storage.stores.typing import TypingStore
     from synapse.storage.stores.user_directory import UserDirectoryStore
 
 
@@ -137,3 +139,15 @@ class DataStores:
         from synapse.storage.stores.account_data import AccountDataStore
 
         return AccountDataStore(self.db)
+
+    @cached_property
+    def typing(self) -> "TypingStore":
+        from synapse.storage.stores.typing import TypingStore
+
+        return TypingStore(self.db)
+
+    @cached_property
+    def receipts(self) -> "ReceiptsStore":
+        from synapse.storage.stores.receipts import ReceiptsStore
+
+        return ReceiptsStore(self.db)

@@ -38,12 +38,14 @@ EVENTS = StreamSpec("events", "events", sharded_by="room")
 ACCOUNT_DATA = StreamSpec(
     "account_data", "account_data", implementation="synapse.streams.account_data:AccountDataStream"
 )
+TYPING = StreamSpec("typing", "typing", implementation="synapse.streams.typing:TypingStream")
+RECEIPTS = StreamSpec("receipts", "receipts", implementation="synapse.streams.receipts:ReceiptsStream")
 # invalidations of named caches (synapse/util/caches.py), table cache_invalidations
 CACHES = StreamSpec("caches", None)
 
 # Order matters: it is the order of positions inside a sync token. Append
 # new streams at the end so that older tokens still parse.
-STREAMS: tuple[StreamSpec, ...] = (EVENTS, ACCOUNT_DATA)
+STREAMS: tuple[StreamSpec, ...] = (EVENTS, ACCOUNT_DATA, TYPING, RECEIPTS)
 INSTANCE_STREAMS: tuple[StreamSpec, ...] = (CACHES,)
 
 STREAMS_BY_NAME: dict[str, StreamSpec] = {s.name: s for s in STREAMS + INSTANCE_STREAMS}

@@ -2,8 +2,13 @@
 
 ``homeserver_sqlite`` and ``homeserver_postgres`` start one server each per
 test session (tests share them, so they must use their own user names and
-rooms); ``homeserver`` runs a test once against each.  ``homeserver_factory``
-starts private servers with custom options and stops them after the test.
+rooms); ``workers_topology`` starts one worker deployment behind nginx
+(tests/support/topology.py).  ``homeserver`` runs a test once against each of
+the three (ids ``monolith-sqlite``, ``monolith-postgres``, ``workers``): the
+same scenario must pass whichever way the server is split.  Tests use only
+``base_url`` (and ``server_name``), which both kinds of deployment have.
+``homeserver_factory`` starts private servers with custom options and stops
+them after the test.
 """
 
 from __future__ import annotations
@@ -14,6 +19,14 @@ from typing import Any
 import pytest
 
 from tests.support.homeserver import Homeserver, start_homeserver
+from tests.support.topology import Topology, start_topology
+
+# fixture name behind each deployment the end-to-end scenarios run against
+DEPLOYMENTS = {
+    "monolith-sqlite": "homeserver_sqlite",
+    "monolith-postgres": "homeserver_postgres",
+    "workers": "workers_topology",
+}
 
 
 @pytest.fixture(scope="session")
@@ -30,9 +43,16 @@ def homeserver_postgres() -> Iterator[Homeserver]:
     hs.stop()
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def homeserver(request: pytest.FixtureRequest) -> Homeserver:
-    return request.getfixturevalue(f"homeserver_{request.param}")
+@pytest.fixture(scope="session")
+def workers_topology() -> Iterator[Topology]:
+    topology = start_topology()
+    yield topology
+    topology.stop()
+
+
+@pytest.fixture(scope="session", params=list(DEPLOYMENTS))
+def homeserver(request: pytest.FixtureRequest) -> Homeserver | Topology:
+    return request.getfixturevalue(DEPLOYMENTS[request.param])
 
 
 @pytest.fixture

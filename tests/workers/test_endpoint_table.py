@@ -71,6 +71,8 @@ def test_route_placement_matches_the_workers_doc(route: Route) -> None:
                     assert kind is not None, f"{method} {path} runs on generic workers but the doc does not list it"
                     if kind == "room":
                         assert route.sticky_by == "room", f"{path}: the doc requires one instance per room"
+                    if any(k == "stream" and r.match(path) for k, r in rules):
+                        assert route.stream is not None, f"{path}: the doc routes it to a stream writer"
                 elif path.startswith("/_matrix/client/"):
                     assert kind is None, f"{method} {path} is in the doc's generic_worker list but runs on main only"
 

@@ -55,9 +55,9 @@ def test_stream_routes_mount_like_others_and_nowhere_before_the_stream_exists(cl
     from synapse.rest.client.versions import VersionsRestServlet
 
     main, worker, persister = (cluster.servers[n] for n in ("main", "worker1", "persister1"))
-    typing_route = Route(VersionsRestServlet, stream="typing")  # no typing stream yet
+    unknown_route = Route(VersionsRestServlet, stream="no_such_stream")  # a stream not declared
     events_route = Route(VersionsRestServlet, stream="events")
-    assert not any(hs._serves(typing_route) for hs in (main, worker, persister))
+    assert not any(hs._serves(unknown_route) for hs in (main, worker, persister))
     # non-writers serve stream routes too: they forward writes to the writer
     assert [hs._serves(events_route) for hs in (main, worker, persister)] == [True, True, True]
 

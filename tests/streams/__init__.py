@@ -1,0 +1,1 @@
+"""Tests of per-user stream modules and their stores (typing, receipts)."""
