@@ -1,22 +1,24 @@
-"""/relations and /threads over real HTTP against a homeserver process (both
-databases), bundled aggregations in /messages, /context, event by id and
-/sync, and the errcodes."""
+"""/relations and /threads over real HTTP (a monolith on either database, and a worker
+deployment from tests/support/topology.py), bundled aggregations in /messages,
+/context, event by id and /sync, and the errcodes."""
 
 import json
 import urllib.parse
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Union
 
 import pytest
 
 from tests.accounts.client import Client, start_accounts_homeserver, unique
 from tests.support.homeserver import Homeserver
+from tests.support.topology import Topology, start_topology
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def homeserver(request: pytest.FixtureRequest) -> Iterator[Homeserver]:
-    hs = start_accounts_homeserver(request.param)
-    yield hs
-    hs.stop()
+@pytest.fixture(scope="module", params=["sqlite", "postgres", "workers"])
+def homeserver(request: pytest.FixtureRequest) -> Iterator[Union[Homeserver, Topology]]:
+    """A monolith on either database, or a worker deployment behind nginx."""
+    server = start_topology() if request.param == "workers" else start_accounts_homeserver(request.param)
+    yield server
+    server.stop()
 
 
 def q(value: str) -> str:
@@ -34,7 +36,7 @@ def error(result: tuple[int, Any]) -> tuple[int, Optional[str]]:
     return status, body.get("errcode")
 
 
-def new_user(homeserver: Homeserver, prefix: str) -> Client:
+def new_user(homeserver: Any, prefix: str) -> Client:
     client = Client(homeserver.base_url)
     client.register(unique(prefix))
     return client
@@ -60,7 +62,7 @@ def ids(chunk: list) -> list:
     return [e["event_id"] for e in chunk]
 
 
-def test_relations_paging_and_filters(homeserver: Homeserver) -> None:
+def test_relations_paging_and_filters(homeserver: Any) -> None:
     alice = new_user(homeserver, "ra")
     room = ok(alice.post("/createRoom", {}))["room_id"]
     root = send(alice, room, "root")
@@ -84,7 +86,7 @@ def test_relations_paging_and_filters(homeserver: Homeserver) -> None:
     assert ok(alice.get(f"/_matrix/client/unstable/rooms/{q(room)}/relations/{q(root)}"))["chunk"]
 
 
-def test_relations_errors(homeserver: Homeserver) -> None:
+def test_relations_errors(homeserver: Any) -> None:
     alice, mallory = new_user(homeserver, "rb"), new_user(homeserver, "rm")
     room = ok(alice.post("/createRoom", {}))["room_id"]
     root = send(alice, room, "root")
@@ -99,7 +101,7 @@ def test_relations_errors(homeserver: Homeserver) -> None:
     assert error(alice.get(v1(f"/rooms/{q(room)}/threads?include=mine"))) == (400, "M_INVALID_PARAM")
 
 
-def test_threads_listing(homeserver: Homeserver) -> None:
+def test_threads_listing(homeserver: Any) -> None:
     alice, bob = new_user(homeserver, "ta"), new_user(homeserver, "tb")
     room = ok(alice.post("/createRoom", {"preset": "public_chat"}))["room_id"]
     ok(bob.post(f"/rooms/{q(room)}/join", {}))
@@ -117,7 +119,7 @@ def test_threads_listing(homeserver: Homeserver) -> None:
     assert bundle["current_user_participated"] is True
 
 
-def test_bundled_aggregations_in_reading_endpoints(homeserver: Homeserver) -> None:
+def test_bundled_aggregations_in_reading_endpoints(homeserver: Any) -> None:
     alice = new_user(homeserver, "ba")
     room = ok(alice.post("/createRoom", {}))["room_id"]
     root = send(alice, room, "root")

@@ -1,21 +1,24 @@
-"""POST /search over real HTTP against a homeserver process (both databases):
+"""POST /search over real HTTP: a homeserver process on either database, and a
+worker deployment (tests/support/topology.py):
 results, ranking and ordering, paging, context, state, groups, rooms the
 user may not read, redactions, and the errcodes for bad input."""
 
 import urllib.parse
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Union
 
 import pytest
 
 from tests.accounts.client import Client, start_accounts_homeserver, unique
 from tests.support.homeserver import Homeserver
+from tests.support.topology import Topology, start_topology
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def homeserver(request: pytest.FixtureRequest) -> Iterator[Homeserver]:
-    hs = start_accounts_homeserver(request.param)
-    yield hs
-    hs.stop()
+@pytest.fixture(scope="module", params=["sqlite", "postgres", "workers"])
+def homeserver(request: pytest.FixtureRequest) -> Iterator[Union[Homeserver, Topology]]:
+    """A monolith on either database, or a worker deployment behind nginx."""
+    server = start_topology() if request.param == "workers" else start_accounts_homeserver(request.param)
+    yield server
+    server.stop()
 
 
 def q(value: str) -> str:
@@ -33,7 +36,7 @@ def error(result: tuple[int, Any]) -> tuple[int, Optional[str]]:
     return status, body.get("errcode")
 
 
-def new_user(homeserver: Homeserver, prefix: str) -> Client:
+def new_user(homeserver: Any, prefix: str) -> Client:
     client = Client(homeserver.base_url)
     client.register(unique(prefix))
     return client
@@ -58,7 +61,7 @@ def bodies(result: dict) -> list:
     return [r["result"]["content"].get("body") for r in result["results"]]
 
 
-def test_search_finds_messages_in_joined_rooms_only(homeserver: Homeserver) -> None:
+def test_search_finds_messages_in_joined_rooms_only(homeserver: Any) -> None:
     alice, bob = new_user(homeserver, "sa"), new_user(homeserver, "sb")
     word = unique("zebra")
     room = ok(alice.post("/createRoom", {"preset": "public_chat", "name": f"{word} room"}))["room_id"]
@@ -84,7 +87,7 @@ def test_search_finds_messages_in_joined_rooms_only(homeserver: Homeserver) -> N
     assert search(bob, search_term=word, filter={"senders": ["@nobody:localhost"]})["results"] == []
 
 
-def test_search_paging_context_state_and_groups(homeserver: Homeserver) -> None:
+def test_search_paging_context_state_and_groups(homeserver: Any) -> None:
     alice = new_user(homeserver, "sp")
     word = unique("quokka")
     room = ok(alice.post("/createRoom", {"name": "Paging"}))["room_id"]
@@ -118,7 +121,7 @@ def test_search_paging_context_state_and_groups(homeserver: Homeserver) -> None:
     assert room in detailed["groups"]["room_id"]
 
 
-def test_redacted_messages_leave_the_index(homeserver: Homeserver) -> None:
+def test_redacted_messages_leave_the_index(homeserver: Any) -> None:
     alice = new_user(homeserver, "sr")
     word = unique("oops")
     room = ok(alice.post("/createRoom", {}))["room_id"]
@@ -129,7 +132,7 @@ def test_redacted_messages_leave_the_index(homeserver: Homeserver) -> None:
     assert result["results"] == [] and result["count"] == 0
 
 
-def test_search_errors(homeserver: Homeserver) -> None:
+def test_search_errors(homeserver: Any) -> None:
     alice = new_user(homeserver, "se")
     assert error(alice.post("/search", {})) == (400, "M_BAD_JSON")
     assert error(alice.post("/search", {"search_categories": {"room_events": {}}})) == (400, "M_BAD_JSON")
