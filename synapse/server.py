@@ -13,6 +13,7 @@ replication bus (Redis when `redis.enabled`, else in-process) and
 `caches` stream (with Redis), metrics, and the bus connection.
 """
 
+import functools
 import importlib
 import logging
 from collections.abc import Hashable, Iterable
@@ -124,6 +125,7 @@ class HomeServer:
         from synapse.replication.metrics import ReplicationMetrics
         from synapse.replication.positions import ReplicationPositions
         from synapse.replication.redis import RedisReplicationBus
+        from synapse.storage.id_generators import load_stored_position
         from synapse.streams.caches import PRUNE_INTERVAL_S, CacheInvalidationStream
         from synapse.streams.events import EventsStreamWaker
 
@@ -135,7 +137,14 @@ class HomeServer:
             bus = InProcessBus(self.instance_name)
         self._bus = bus
         # first subscriber: others then see id generators already advanced
-        self._positions = ReplicationPositions(self.instance_name, self.id_generators, bus, self.notifier, self.clock)
+        self._positions = ReplicationPositions(
+            self.instance_name,
+            self.id_generators,
+            bus,
+            self.notifier,
+            self.clock,
+            stored_position=functools.partial(load_stored_position, self.db),
+        )
         events = self.id_generators["events"]
         waker = EventsStreamWaker(self.db, self.stores.events, events, self.notifier)
         self._positions.register_stream_reader("events", waker.read_updates)

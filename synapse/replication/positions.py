@@ -35,6 +35,8 @@ from synapse.util.clock import Clock
 logger = logging.getLogger(__name__)
 
 DEFAULT_WAIT_TIMEOUT_S = 30.0
+# how often a waiter reads stored positions while the bus is down
+STORED_POSITION_POLL_S = 0.25
 
 
 @attrs.frozen
@@ -62,8 +64,12 @@ class ReplicationPositions:
         bus: ReplicationBus,
         notifier: Notifier,
         clock: Clock,
+        stored_position: Callable[[str, str], Awaitable[int]] | None = None,
     ) -> None:
+        """`stored_position(stream, instance)` reads a writer's position as
+        recorded in the database: the fallback while the bus is down."""
         self.instance_name = instance_name
+        self._stored_position = stored_position
         # read at message time: server.py fills this mapping during setup()
         self._generators = id_generators
         self._bus = bus
@@ -109,6 +115,21 @@ class ReplicationPositions:
         self._wake_waiters(stream)
 
     # -- applying remote positions ------------------------------------------
+
+    async def _poll_stored_position(self, stream: str, instance: str, waiting: "defer.Deferred[bool]") -> None:
+        """While the bus is down, positions are read from the database: the
+        writer records its position in the transaction of every write, so a
+        caller waiting for its own write is not held up until Redis returns."""
+        assert self._stored_position is not None
+        while not waiting.called and not self._bus.state().connected:
+            try:
+                stored = await self._stored_position(stream, instance)
+            except Exception:
+                logger.exception("Reading the stored position of %s@%s failed", stream, instance)
+            else:
+                await self._on_position(stream, instance, stored)
+            if not waiting.called:
+                await self._clock.sleep(STORED_POSITION_POLL_S)
 
     async def _on_position(self, stream: str, instance: str, position: int) -> None:
         if instance == self.instance_name:
@@ -166,6 +187,8 @@ class ReplicationPositions:
                 d.callback(False)
 
         timer = self._clock.call_later(timeout, give_up)
+        if self._stored_position is not None and not self._bus.state().connected:
+            defer.ensureDeferred(self._poll_stored_position(stream, instance, d))
         try:
             reached = await d
         finally:

@@ -236,3 +236,15 @@ def _load_positions_txn(txn: LoggingTransaction, stream_name: str, instance_name
         positions[instance_name] = max(stored.get(instance_name, 0), sequence_value)
         _store_position_txn(txn, stream_name, instance_name, positions[instance_name])
     return positions
+
+
+async def load_stored_position(db: DatabasePool, stream_name: str, instance_name: str) -> int:
+    """A writer's position as recorded with its writes (0 if it never wrote):
+    what readers fall back on while replication is down."""
+    rows = await db.execute(
+        "load_stored_position",
+        f"SELECT position FROM {_POSITIONS_TABLE} WHERE stream_name = ? AND instance_name = ?",
+        stream_name,
+        instance_name,
+    )
+    return int(rows[0][0]) if rows else 0

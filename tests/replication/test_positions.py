@@ -232,3 +232,47 @@ def test_register_stream_reader_once(db_pool):
     reader.positions.register_stream_reader("events", hook)
     with pytest.raises(ValueError):
         reader.positions.register_stream_reader("events", hook)
+
+
+def test_wait_for_position_reads_stored_positions_while_the_bus_is_down(db_pool):
+    """With Redis down no POSITION arrives; a caller waiting for a write it
+    asked for reads the writer's stored position instead of timing out."""
+    import functools
+
+    from synapse.replication.bus import BusState
+    from synapse.replication.positions import ReplicationPositions
+    from synapse.storage.id_generators import load_stored_position
+
+    class DownBus(LinkedBus):
+        def publish(self, stream: str, position: int) -> None:
+            self._deliver(stream, self.instance_name, position)  # nobody else hears it
+
+        def state(self) -> BusState:
+            return BusState(state="reconnecting", last_message_at=None, reconnects=1)
+
+    network: list[LinkedBus] = []
+    writer = Process(db_pool, "w1", ["w1"], DownBus("w1", network))
+    reader = Process(db_pool, "reader", ["w1"], DownBus("reader", network))
+    reader.positions = ReplicationPositions(
+        "reader",
+        reader.generators,
+        reader.bus,
+        reader.notifier,
+        reader.clock,
+        stored_position=functools.partial(load_stored_position, db_pool),
+    )
+
+    async def recorded_write() -> int:
+        async with writer.gen.get_next() as stream_id:
+            await db_pool.runInteraction("write", writer.gen.record_position_txn, stream_id)
+        writer.notifier.on_new_event("events", stream_id)
+        return stream_id
+
+    async def scenario() -> tuple[bool, int]:
+        written = await recorded_write()
+        reached = await reader.positions.wait_for_position("events", "w1", written, timeout=5)
+        return reached, written
+
+    reached, written = run(scenario())
+    assert reached
+    assert reader.gen.get_current_token_for_writer("w1") >= written
