@@ -93,7 +93,16 @@ def _e2ee_routes() -> list[Route]:
 
 
 def _search_relations_routes() -> list[Route]:
-    return []
+    from synapse.rest.client.relations import RelationsServlet, ThreadsServlet
+    from synapse.rest.client.search import SearchRestServlet
+
+    # reads only: any generic worker may serve them (the index is written
+    # by the events persister)
+    return [
+        Route(SearchRestServlet),
+        Route(RelationsServlet),
+        Route(ThreadsServlet),
+    ]
 
 
 def _user_directory_routes() -> list[Route]:

@@ -22,6 +22,7 @@ from prometheus_client import Histogram
 
 from synapse.api.filtering import FilterCollection
 from synapse.events.serialize import strip_event
+from synapse.handlers.relations import apply_bundled_aggregations
 from synapse.storage.stores.stream import MembershipChange, RoomTimeline, token_before
 from synapse.streams.base import SyncContext, SyncContribution
 from synapse.streams.tokens import RoomStreamToken, StreamToken
@@ -329,6 +330,7 @@ class SyncHandler:
         all_timeline = [e for t in timelines.values() for e in t.events]
         visible = await self._hs.visibility.filter_events_for_client(user_id, all_timeline)
         visible_ids = {e.event_id for e in visible}
+        bundled = await self._hs.relations_handler.get_bundled_aggregations(visible, user_id)
         contents: dict[str, tuple[list, list]] = {}
         for p in plans:
             timeline = timelines.get(p.room_id)
@@ -356,9 +358,11 @@ class SyncHandler:
             events, state = contents[p.room_id]
             timeline = timelines.get(p.room_id)
             prev_token = token_before(timeline.events[0]) if timeline else RoomStreamToken(None, p.to_pos)
+            timeline_events = fc.format_events(events, now_ms, **fmt)
+            apply_bundled_aggregations(timeline_events, bundled)
             room: JsonDict = {
                 "timeline": {
-                    "events": fc.format_events(events, now_ms, **fmt),
+                    "events": timeline_events,
                     "limited": bool(timeline and timeline.limited),
                     "prev_batch": prev_token.to_string(),
                 },
