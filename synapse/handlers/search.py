@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import attrs
 
 from synapse.api.errors import Codes, SynapseError
-from synapse.api.filtering import DEFAULT_FILTER_COLLECTION, MAX_FILTER_LIMIT, Filter, _check_event_filter
+from synapse.api.filtering import DEFAULT_FILTER_COLLECTION, MAX_FILTER_LIMIT, Filter, check_event_filter
 from synapse.events.model import FrozenEvent
 from synapse.handlers.relations import apply_bundled_aggregations
 from synapse.storage.stores.search import SEARCH_KEYS, parse_query
@@ -78,7 +78,7 @@ def parse_room_events(body: Any) -> RoomEventsCriteria:
     if unknown:
         raise _bad(f"Unknown search keys {unknown}; allowed: {list(SEARCH_KEYS)}", Codes.INVALID_PARAM)
     filter_json = body.get("filter") or {}
-    _check_event_filter(filter_json, "filter", room_filter=True)
+    check_event_filter(filter_json, "filter", room_filter=True)
     order_by = body.get("order_by", "rank")
     if order_by not in ("rank", "recent"):
         raise _bad("order_by must be 'rank' or 'recent'", Codes.INVALID_PARAM)
