@@ -76,15 +76,43 @@ def _typing_receipts_routes() -> list[Route]:
 
 
 def _e2ee_routes() -> list[Route]:
-    return []
+    from synapse.rest.client import keys, room_keys
+
+    # The workers doc lets generic workers serve key queries, claims,
+    # changes and backups; uploads of device and cross-signing keys and of
+    # signatures run on main. None of these tables is a stream yet.
+    return [
+        Route(keys.KeyQueryServlet),
+        Route(keys.KeyClaimServlet),
+        Route(keys.KeyChangesServlet),
+        Route(keys.KeyUploadServlet, runs_on="main"),
+        Route(keys.SigningKeyUploadServlet, runs_on="main"),
+        Route(keys.SignaturesUploadServlet, runs_on="main"),
+        Route(room_keys.RoomKeysServlet),
+        Route(room_keys.RoomKeysNewVersionServlet),
+        Route(room_keys.RoomKeysVersionServlet),
+    ]
 
 
 def _search_relations_routes() -> list[Route]:
-    return []
+    from synapse.rest.client.relations import RelationsServlet, ThreadsServlet
+    from synapse.rest.client.search import SearchRestServlet
+
+    # reads only: any generic worker may serve them (the index is written
+    # by the events persister)
+    return [
+        Route(SearchRestServlet),
+        Route(RelationsServlet),
+        Route(ThreadsServlet),
+    ]
 
 
 def _user_directory_routes() -> list[Route]:
-    return []
+    from synapse.rest.client.user_directory import UserDirectorySearchRestServlet
+
+    # searching only reads the directory tables, so any process serves it;
+    # the updater runs where config.worker.should_update_user_directory says
+    return [Route(UserDirectorySearchRestServlet)]
 
 
 def _accounts_routes() -> list[Route]:

@@ -99,6 +99,11 @@ class HomeServer:
             )
         self._stores = DataStores(self._db, self.clock, self.id_generators)
         await self._setup_replication()
+        if self.config.worker.should_update_user_directory and self.config.userdirectory.enabled:
+            from synapse.handlers.user_directory import UPDATE_INTERVAL_S
+
+            updater = self.clock.looping_call(self.user_directory_handler.run_updater, UPDATE_INTERVAL_S)
+            self._background.append(updater)
         logger.info("Server %s (instance %s) set up", self.hostname, self.instance_name)
 
     async def _wait_for_schema(self, reason: str) -> None:

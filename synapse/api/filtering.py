@@ -37,7 +37,7 @@ def _bad(msg: str) -> SynapseError:
     return SynapseError(400, f"Invalid filter: {msg}", Codes.BAD_JSON)
 
 
-def _check_event_filter(value: Any, where: str, room_filter: bool) -> None:
+def check_event_filter(value: Any, where: str, room_filter: bool) -> None:
     if not isinstance(value, dict):
         raise _bad(f"{where} must be an object")
     for key, item in value.items():
@@ -65,18 +65,18 @@ def validate_filter_json(filter_json: Any) -> None:
         raise _bad("the filter must be an object")
     for name in _TOP_SECTIONS:
         if name in filter_json:
-            _check_event_filter(filter_json[name], name, room_filter=False)
+            check_event_filter(filter_json[name], name, room_filter=False)
     room = filter_json.get("room", {})
     if not isinstance(room, dict):
         raise _bad("room must be an object")
     for key in ("rooms", "not_rooms"):
         if key in room:
-            _check_event_filter({key: room[key]}, "room", room_filter=True)
+            check_event_filter({key: room[key]}, "room", room_filter=True)
     if "include_leave" in room and not isinstance(room["include_leave"], bool):
         raise _bad("room.include_leave must be a boolean")
     for name in _ROOM_SECTIONS:
         if name in room:
-            _check_event_filter(room[name], f"room.{name}", room_filter=True)
+            check_event_filter(room[name], f"room.{name}", room_filter=True)
     fields = filter_json.get("event_fields")
     if fields is not None:
         if not isinstance(fields, list) or not all(isinstance(f, str) and f for f in fields):
@@ -304,7 +304,7 @@ def parse_room_event_filter_param(value: Optional[str]) -> Optional[Filter]:
     if not value:
         return None
     filter_json = _parse_json_param(value)
-    _check_event_filter(filter_json, "filter", room_filter=True)
+    check_event_filter(filter_json, "filter", room_filter=True)
     return Filter(filter_json)
 
 

@@ -39,6 +39,11 @@ LEGACY_WORKER_APPS = frozenset(
         "synapse.app.user_dir",
     }
 )
+# deprecated since Synapse 1.59 in favour of a generic worker with an option
+DEPRECATED_WORKER_APPS = {
+    "synapse.app.appservice": "notify_appservices_from_worker",
+    "synapse.app.user_dir": "update_user_directory_from_worker",
+}
 
 # streams with exactly one writer, and those that may shard across several
 SINGLE_WRITER_STREAMS = ("typing", "to_device", "account_data", "presence", "push_rules")
@@ -191,6 +196,13 @@ class _RoleParser:
             app = None
         elif app in LEGACY_WORKER_APPS:
             self.legacy_app, app = app, GENERIC_WORKER_APP
+            if self.legacy_app in DEPRECATED_WORKER_APPS:
+                logger.warning(
+                    "worker_app %s is deprecated: use %s with %s: <worker name> in the shared config",
+                    self.legacy_app,
+                    GENERIC_WORKER_APP,
+                    DEPRECATED_WORKER_APPS[self.legacy_app],
+                )
         elif app is not None and app != GENERIC_WORKER_APP:
             raise app_node.error(f"unknown worker_app {app!r}; use {GENERIC_WORKER_APP}")
         self.app = app

@@ -73,6 +73,7 @@ class DeviceHandler:
         """Deletes the devices and logs out their access tokens."""
         await self._hs.auth_handler.delete_access_tokens_for_user(user_id, device_ids=device_ids)
         await self._store.delete_devices(user_id, device_ids)
+        await self._hs.e2e_keys_handler.on_devices_deleted(user_id, device_ids)
 
     async def delete_all_devices_for_user(self, user_id: str, except_device_id: Optional[str] = None) -> None:
         devices = await self._store.get_devices_by_user(user_id)

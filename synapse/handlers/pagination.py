@@ -99,7 +99,8 @@ class PaginationHandler:
         if events and not visible and direction == "b":
             # nothing in this page is visible: earlier history is hidden too
             next_token = None
-        result: JsonDict = {"chunk": self._format(requester, visible), "start": start_string}
+        chunk = await self._hs.relations_handler.serialize_with_aggregations(requester, visible)
+        result: JsonDict = {"chunk": chunk, "start": start_string}
         if next_token is not None:
             result["end"] = next_token.to_string()
         if event_filter is not None and event_filter.lazy_load_members:
@@ -140,13 +141,14 @@ class PaginationHandler:
         end = token_after(after[-1]) if after else token_after(event)
         last = after[-1] if after else event
         state = await self._state_events_after(last)
+        relations = self._hs.relations_handler
         if event_filter is not None and event_filter.lazy_load_members:
             senders = {e.sender for e in (*before, event, *after)}
             state = [s for s in state if s.type != "m.room.member" or s.state_key in senders]
         return {
-            "event": self._format(requester, [event])[0],
-            "events_before": self._format(requester, before),
-            "events_after": self._format(requester, after),
+            "event": (await relations.serialize_with_aggregations(requester, [event]))[0],
+            "events_before": await relations.serialize_with_aggregations(requester, before),
+            "events_after": await relations.serialize_with_aggregations(requester, after),
             "start": start.to_string(),
             "end": end.to_string(),
             "state": self._format(requester, state),
@@ -176,7 +178,7 @@ class PaginationHandler:
         except SynapseError as e:
             raise NotFoundError("Event not found") from e
         event = await self._visible_event(requester, room_id, event_id, access)
-        return self._format(requester, [event])[0]
+        return (await self._hs.relations_handler.serialize_with_aggregations(requester, [event]))[0]
 
     # -- members --------------------------------------------------------------
     async def get_members(

@@ -22,6 +22,7 @@ from prometheus_client import Histogram
 
 from synapse.api.filtering import FilterCollection
 from synapse.events.serialize import strip_event
+from synapse.handlers.relations import apply_bundled_aggregations
 from synapse.storage.stores.stream import MembershipChange, RoomTimeline, token_before
 from synapse.streams.base import SyncContext, SyncContribution
 from synapse.streams.tokens import RoomStreamToken, StreamToken
@@ -209,7 +210,27 @@ class SyncHandler:
             if contribution.position is not None:
                 result.next_batch = result.next_batch.copy_and_replace(name, contribution.position)
             result.add_stream_contribution(contribution)
+        result.top_level.update(await self._e2ee_sections(request, now))
         return result
+
+    async def _e2ee_sections(self, request: SyncRequest, now: StreamToken) -> JsonDict:
+        """One-time key counts and unused fallback key types of the syncing
+        device, and (incrementally) the users whose device keys changed."""
+        requester = request.requester
+        sections: JsonDict = {}
+        keys = self._hs.stores.e2e_keys
+        if requester.device_id is not None:
+            sections["device_one_time_keys_count"] = await keys.count_one_time_keys(
+                requester.user_id, requester.device_id
+            )
+            sections["device_unused_fallback_key_types"] = await keys.get_unused_fallback_key_types(
+                requester.user_id, requester.device_id
+            )
+        if request.since is not None and not request.full_state:
+            sections["device_lists"] = await self._hs.e2e_keys_handler.get_key_changes(
+                requester, request.since.to_string(), now.to_string()
+            )
+        return sections
 
     async def _memberships_at(self, user_id: str, now_pos: int) -> dict[str, MembershipChange]:
         """The user's membership in every room as of `now_pos` (current state,
@@ -314,6 +335,7 @@ class SyncHandler:
         all_timeline = [e for t in timelines.values() for e in t.events]
         visible = await self._hs.visibility.filter_events_for_client(user_id, all_timeline)
         visible_ids = {e.event_id for e in visible}
+        bundled = await self._hs.relations_handler.get_bundled_aggregations(visible, user_id)
         contents: dict[str, tuple[list, list]] = {}
         for p in plans:
             timeline = timelines.get(p.room_id)
@@ -341,9 +363,11 @@ class SyncHandler:
             events, state = contents[p.room_id]
             timeline = timelines.get(p.room_id)
             prev_token = token_before(timeline.events[0]) if timeline else RoomStreamToken(None, p.to_pos)
+            timeline_events = fc.format_events(events, now_ms, **fmt)
+            apply_bundled_aggregations(timeline_events, bundled)
             room: JsonDict = {
                 "timeline": {
-                    "events": fc.format_events(events, now_ms, **fmt),
+                    "events": timeline_events,
                     "limited": bool(timeline and timeline.limited),
                     "prev_batch": prev_token.to_string(),
                 },

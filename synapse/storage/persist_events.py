@@ -28,6 +28,8 @@ from prometheus_client import Counter
 from synapse.events.model import FrozenEvent
 from synapse.events.snapshot import EventContext
 from synapse.state import StateMap, resolve_events
+from synapse.storage.stores.relations import store_relation_txn
+from synapse.storage.stores.search import index_event_txn
 from synapse.storage.stores.state import get_state_for_group_txn
 from synapse.util.linearizer import KeyedLinearizer
 
@@ -251,6 +253,9 @@ class EventPersister:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (room_id, event.sender, meta.device_id or "", meta.txn_id, event_id, now),
             )
+        # search index and relations (a redaction removes its target from both)
+        index_event_txn(txn, event, stream_ordering)
+        store_relation_txn(txn, event, stream_ordering)
         self._hs.id_generators["events"].record_position_txn(txn, stream_ordering)
         return before_group, after_group
 

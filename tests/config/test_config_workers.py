@@ -137,3 +137,17 @@ def test_removed_replication_options(tmp_path, minimal):
     message = role_error(tmp_path, minimal, **SHARED, worker_app="synapse.app.generic_worker",
                          worker_name="w", worker_replication_host="main.example")
     assert message.startswith("w.yaml: worker_replication_host: ")
+
+
+def test_deprecated_worker_apps_warn(tmp_path, minimal, caplog):
+    with caplog.at_level("WARNING", logger="synapse.config.workers"):
+        r = role(tmp_path, minimal, instance_map={"main": {"host": "h", "port": 1}},
+                 worker_app="synapse.app.user_dir", worker_name="userdir1", update_user_directory=False)
+    assert r.worker_app == "synapse.app.generic_worker"
+    assert any("synapse.app.user_dir is deprecated" in m and "update_user_directory_from_worker" in m
+               for m in caplog.messages)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="synapse.config.workers"):
+        role(tmp_path, minimal, instance_map={"main": {"host": "h", "port": 1}},
+             worker_app="synapse.app.synchrotron", worker_name="sync1")
+    assert not any("deprecated" in m for m in caplog.messages)

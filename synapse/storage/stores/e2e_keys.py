@@ -1,0 +1,332 @@
+"""End-to-end encryption keys: owns the e2e_* tables of 60_e2ee_keys.sql.
+
+- device identity keys (`e2e_device_keys_json`), one per device;
+- one-time keys (`e2e_one_time_keys_json`): a claim deletes the row it hands
+  out inside its transaction, and re-selects when a concurrent claim deleted
+  it first, so a key is never handed out twice;
+- fallback keys (`e2e_fallback_keys_json`): one per device and algorithm,
+  handed out when the one-time keys run dry and then marked used;
+- cross-signing keys and the signatures users upload on keys;
+- `e2e_key_changes`: which user's keys changed, in `stream_id` order (a
+  plain sequence), stamped with the events stream position of the change
+  (see `_record_key_change_txn`). GET /keys/changes reads it by events
+  position because that is what sync tokens carry; a device_lists stream
+  with its own token part replaces the stamp later (the rows already have
+  their stream ids).
+
+Every method that changes what /keys/query shows for a user records a key
+change in the same transaction, given the caller's `events_position`.
+"""
+
+import json
+from typing import Any, Iterable, Optional
+
+from synapse.storage.database import DatabasePool, LoggingTransaction
+from synapse.util.clock import Clock
+
+KEY_CHANGES_SEQUENCE = "e2e_key_changes_seq"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+class E2eKeysStore:
+    def __init__(self, db: DatabasePool, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    # -- key changes --------------------------------------------------------
+    def _record_key_change_txn(self, txn: LoggingTransaction, user_id: str, events_position: int) -> None:
+        """Stamps the change with the caller's events token or the highest
+        persisted event, whichever is higher: a process whose token lags
+        (a worker behind replication) must not stamp a change below a sync
+        token another process already handed out, or /keys/changes would
+        miss it. A stamp above current tokens only delays the report."""
+        txn.execute("SELECT COALESCE(MAX(stream_ordering), 0) FROM events")
+        persisted = int(txn.fetchone()[0])  # type: ignore[index]
+        (stream_id,) = txn.database_engine.allocate_from_sequence_txn(txn, KEY_CHANGES_SEQUENCE, 1)
+        txn.execute(
+            "INSERT INTO e2e_key_changes (stream_id, user_id, events_position) VALUES (?, ?, ?)",
+            (stream_id, user_id, max(events_position, persisted)),
+        )
+
+    async def get_users_with_key_changes(self, from_position: int, to_position: int) -> set[str]:
+        """Users whose keys changed at events positions from `from_position`
+        to `to_position`, both included: a change made while the events
+        stream stood at a sync token's position may have come after that
+        sync, so the lower bound must be inclusive (users may repeat)."""
+
+        def txn_fn(txn: LoggingTransaction) -> set[str]:
+            txn.execute(
+                "SELECT DISTINCT user_id FROM e2e_key_changes WHERE events_position >= ? AND events_position <= ?",
+                (from_position, to_position),
+            )
+            return {row[0] for row in txn}
+
+        return await self.db.runInteraction("get_users_with_key_changes", txn_fn, db_autocommit=True)
+
+    # -- device keys ----------------------------------------------------------
+    async def set_device_keys(self, user_id: str, device_id: str, keys: dict[str, Any], events_position: int) -> bool:
+        """Stores the device's identity keys; False (and no key change) if
+        they are exactly what is stored already."""
+
+        def txn_fn(txn: LoggingTransaction) -> bool:
+            txn.execute(
+                "SELECT key_json FROM e2e_device_keys_json WHERE user_id = ? AND device_id = ?", (user_id, device_id)
+            )
+            row = txn.fetchone()
+            if row is not None and json.loads(row[0]) == keys:
+                return False
+            txn.execute(
+                "INSERT INTO e2e_device_keys_json (user_id, device_id, ts_added_ms, key_json) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (user_id, device_id) DO UPDATE SET ts_added_ms = excluded.ts_added_ms,"
+                " key_json = excluded.key_json",
+                (user_id, device_id, self.clock.time_msec(), _dumps(keys)),
+            )
+            self._record_key_change_txn(txn, user_id, events_position)
+            return True
+
+        return await self.db.runInteraction("set_device_keys", txn_fn)
+
+    async def get_device_keys(self, query: list[tuple[str, Optional[str]]]) -> dict[str, dict[str, dict[str, Any]]]:
+        """user -> device -> {"keys": DeviceKeys, "display_name"} for each
+        (user, device) asked (device None: all the user's devices). Only
+        devices that still exist are returned."""
+
+        def txn_fn(txn: LoggingTransaction) -> dict[str, dict[str, dict[str, Any]]]:
+            result: dict[str, dict[str, dict[str, Any]]] = {}
+            for user_id, device_id in query:
+                sql = (
+                    "SELECT k.device_id, k.key_json, d.display_name FROM e2e_device_keys_json AS k"
+                    " JOIN devices AS d ON d.user_id = k.user_id AND d.device_id = k.device_id"
+                    " WHERE k.user_id = ?"
+                )
+                args: list[Any] = [user_id]
+                if device_id is not None:
+                    sql += " AND k.device_id = ?"
+                    args.append(device_id)
+                txn.execute(sql, args)
+                for dev_id, key_json, display_name in txn.fetchall():
+                    result.setdefault(user_id, {})[dev_id] = {
+                        "keys": json.loads(key_json),
+                        "display_name": display_name,
+                    }
+            return result
+
+        return await self.db.runInteraction("get_device_keys", txn_fn)
+
+    async def delete_device_keys(self, user_id: str, device_ids: list[str], events_position: int) -> None:
+        """Forgets every key of the devices (they were deleted), recording a
+        key change if the user had identity keys on any of them."""
+
+        def txn_fn(txn: LoggingTransaction) -> None:
+            had_keys = False
+            for device_id in device_ids:
+                keyvalues = {"user_id": user_id, "device_id": device_id}
+                had_keys = self.db.simple_delete_txn(txn, "e2e_device_keys_json", keyvalues) > 0 or had_keys
+                self.db.simple_delete_txn(txn, "e2e_one_time_keys_json", keyvalues)
+                self.db.simple_delete_txn(txn, "e2e_fallback_keys_json", keyvalues)
+                txn.execute(
+                    "DELETE FROM e2e_cross_signing_signatures WHERE target_user_id = ? AND target_device_id = ?",
+                    (user_id, device_id),
+                )
+            if had_keys:
+                self._record_key_change_txn(txn, user_id, events_position)
+
+        await self.db.runInteraction("delete_device_keys", txn_fn)
+
+    # -- one-time and fallback keys ---------------------------------------------
+    async def get_one_time_keys(
+        self, user_id: str, device_id: str, key_ids: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], Any]:
+        """(algorithm, key id) -> stored key, for those of `key_ids` that exist."""
+        wanted = set(key_ids)
+        rows = await self.db.simple_select_list(
+            "e2e_one_time_keys_json",
+            {"user_id": user_id, "device_id": device_id},
+            ("algorithm", "key_id", "key_json"),
+            desc="get_one_time_keys",
+        )
+        return {
+            (r["algorithm"], r["key_id"]): json.loads(r["key_json"])
+            for r in rows
+            if (r["algorithm"], r["key_id"]) in wanted
+        }
+
+    async def add_one_time_keys(self, user_id: str, device_id: str, keys: list[tuple[str, str, Any]]) -> None:
+        """Adds (algorithm, key id, key) rows; ids already stored are skipped."""
+        now = self.clock.time_msec()
+
+        def txn_fn(txn: LoggingTransaction) -> None:
+            txn.executemany(
+                "INSERT INTO e2e_one_time_keys_json (user_id, device_id, algorithm, key_id, ts_added_ms, key_json)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [(user_id, device_id, alg, key_id, now, _dumps(key)) for alg, key_id, key in keys],
+            )
+
+        await self.db.runInteraction("add_one_time_keys", txn_fn)
+
+    async def count_one_time_keys(self, user_id: str, device_id: str) -> dict[str, int]:
+        """Algorithm -> number of unclaimed one-time keys (for /sync's
+        device_one_time_keys_count and /keys/upload); algorithms with none
+        are absent."""
+
+        def txn_fn(txn: LoggingTransaction) -> dict[str, int]:
+            txn.execute(
+                "SELECT algorithm, COUNT(*) FROM e2e_one_time_keys_json WHERE user_id = ? AND device_id = ?"
+                " GROUP BY algorithm",
+                (user_id, device_id),
+            )
+            return {alg: int(count) for alg, count in txn}
+
+        return await self.db.runInteraction("count_one_time_keys", txn_fn, db_autocommit=True)
+
+    async def set_fallback_keys(self, user_id: str, device_id: str, keys: list[tuple[str, str, Any]]) -> None:
+        """Replaces the fallback key of each algorithm given. Re-uploading the
+        stored key itself keeps its `used` flag."""
+
+        def txn_fn(txn: LoggingTransaction) -> None:
+            for alg, key_id, key in keys:
+                key_json = _dumps(key)
+                txn.execute(
+                    "INSERT INTO e2e_fallback_keys_json (user_id, device_id, algorithm, key_id, key_json, used)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, device_id, algorithm) DO UPDATE SET"
+                    " key_id = excluded.key_id, key_json = excluded.key_json,"
+                    " used = CASE WHEN e2e_fallback_keys_json.key_id = excluded.key_id"
+                    " AND e2e_fallback_keys_json.key_json = excluded.key_json"
+                    " THEN e2e_fallback_keys_json.used ELSE excluded.used END",
+                    (user_id, device_id, alg, key_id, key_json, False),
+                )
+
+        await self.db.runInteraction("set_fallback_keys", txn_fn)
+
+    async def get_unused_fallback_key_types(self, user_id: str, device_id: str) -> list[str]:
+        """Algorithms with a fallback key not yet claimed (for /sync's
+        device_unused_fallback_key_types), sorted."""
+
+        def txn_fn(txn: LoggingTransaction) -> list[str]:
+            txn.execute(
+                "SELECT algorithm FROM e2e_fallback_keys_json WHERE user_id = ? AND device_id = ? AND used = ?"
+                " ORDER BY algorithm",
+                (user_id, device_id, False),
+            )
+            return [row[0] for row in txn]
+
+        return await self.db.runInteraction("get_unused_fallback_key_types", txn_fn, db_autocommit=True)
+
+    async def claim_keys(self, query: list[tuple[str, str, str]]) -> dict[tuple[str, str], tuple[str, str, Any]]:
+        """For each (user, device, algorithm): the oldest one-time key,
+        deleted as it is taken, else the fallback key (marked used).
+        Returns (user, device) -> (algorithm, key id, key) for those found.
+
+        Each DELETE must remove the row this transaction selected: when a
+        concurrent claim removed it first, the next key is selected."""
+
+        def claim_one(txn: LoggingTransaction, user_id: str, device_id: str, alg: str) -> Optional[tuple[str, Any]]:
+            while True:
+                txn.execute(
+                    "SELECT key_id, key_json FROM e2e_one_time_keys_json"
+                    " WHERE user_id = ? AND device_id = ? AND algorithm = ? ORDER BY ts_added_ms, key_id LIMIT 1",
+                    (user_id, device_id, alg),
+                )
+                row = txn.fetchone()
+                if row is None:
+                    break
+                key_id, key_json = row
+                txn.execute(
+                    "DELETE FROM e2e_one_time_keys_json"
+                    " WHERE user_id = ? AND device_id = ? AND algorithm = ? AND key_id = ?",
+                    (user_id, device_id, alg, key_id),
+                )
+                if txn.rowcount == 1:
+                    return key_id, json.loads(key_json)
+            txn.execute(
+                "SELECT key_id, key_json FROM e2e_fallback_keys_json"
+                " WHERE user_id = ? AND device_id = ? AND algorithm = ?",
+                (user_id, device_id, alg),
+            )
+            row = txn.fetchone()
+            if row is None:
+                return None
+            txn.execute(
+                "UPDATE e2e_fallback_keys_json SET used = ? WHERE user_id = ? AND device_id = ? AND algorithm = ?",
+                (True, user_id, device_id, alg),
+            )
+            return row[0], json.loads(row[1])
+
+        def txn_fn(txn: LoggingTransaction) -> dict[tuple[str, str], tuple[str, str, Any]]:
+            claimed: dict[tuple[str, str], tuple[str, str, Any]] = {}
+            for user_id, device_id, alg in query:
+                found = claim_one(txn, user_id, device_id, alg)
+                if found is not None:
+                    claimed[(user_id, device_id)] = (alg, found[0], found[1])
+            return claimed
+
+        return await self.db.runInteraction("claim_keys", txn_fn)
+
+    # -- cross-signing keys -------------------------------------------------------
+    async def get_cross_signing_keys(self, user_ids: Iterable[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        """user -> keytype -> key, for the users that have any."""
+        rows = await self.db.simple_select_many(
+            "e2e_cross_signing_keys",
+            "user_id",
+            user_ids,
+            ("user_id", "keytype", "key_json"),
+            desc="get_cross_signing_keys",
+        )
+        result: dict[str, dict[str, dict[str, Any]]] = {}
+        for row in rows:
+            result.setdefault(row["user_id"], {})[row["keytype"]] = json.loads(row["key_json"])
+        return result
+
+    async def set_cross_signing_keys(self, user_id: str, keys: dict[str, dict[str, Any]], events_position: int) -> None:
+        """Stores keytype -> key for the user, replacing keys of those types."""
+
+        def txn_fn(txn: LoggingTransaction) -> None:
+            for keytype, key in keys.items():
+                self.db.simple_upsert_txn(
+                    txn,
+                    "e2e_cross_signing_keys",
+                    {"user_id": user_id, "keytype": keytype},
+                    {"key_json": _dumps(key), "ts_added_ms": self.clock.time_msec()},
+                )
+            self._record_key_change_txn(txn, user_id, events_position)
+
+        await self.db.runInteraction("set_cross_signing_keys", txn_fn)
+
+    # -- signatures ------------------------------------------------------------
+    async def store_signatures(
+        self, signer: str, signatures: list[tuple[str, str, str, str]], events_position: int
+    ) -> None:
+        """Stores (signing key id, target user, target key id, signature)
+        rows made by `signer`, recording a key change for each target user."""
+
+        def txn_fn(txn: LoggingTransaction) -> None:
+            for key_id, target_user, target_key, signature in signatures:
+                self.db.simple_upsert_txn(
+                    txn,
+                    "e2e_cross_signing_signatures",
+                    {
+                        "target_user_id": target_user,
+                        "target_device_id": target_key,
+                        "user_id": signer,
+                        "key_id": key_id,
+                    },
+                    {"signature": signature},
+                )
+            for target_user in sorted({s[1] for s in signatures}):
+                self._record_key_change_txn(txn, target_user, events_position)
+
+        await self.db.runInteraction("store_signatures", txn_fn)
+
+    async def get_signatures(self, target_user_ids: Iterable[str]) -> list[dict[str, str]]:
+        """Every uploaded signature on keys of the given users: dicts with
+        user_id (signer), key_id, target_user_id, target_device_id, signature."""
+        return await self.db.simple_select_many(
+            "e2e_cross_signing_signatures",
+            "target_user_id",
+            target_user_ids,
+            ("user_id", "key_id", "target_user_id", "target_device_id", "signature"),
+            desc="get_signatures",
+        )

@@ -1,0 +1,165 @@
+"""E2eKeysStore on SQLite and PostgreSQL: device keys, one-time and fallback
+keys (claims never hand a key out twice, even in parallel), cross-signing
+keys, signatures and the key change log."""
+
+from typing import Any
+
+import pytest
+from twisted.internet import defer, reactor
+
+from synapse.storage.stores.devices import DeviceStore
+from synapse.storage.stores.e2e_keys import E2eKeysStore
+from synapse.util.clock import Clock
+from tests.support.twisted import run
+
+ALICE = "@alice:test"
+
+
+@pytest.fixture
+def store(db_pool: Any) -> E2eKeysStore:
+    return E2eKeysStore(db_pool, Clock(reactor))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def devices(db_pool: Any) -> DeviceStore:
+    return DeviceStore(db_pool, Clock(reactor))  # type: ignore[arg-type]
+
+
+def device_keys(device_id: str, curve: str = "c1") -> dict[str, Any]:
+    return {
+        "user_id": ALICE,
+        "device_id": device_id,
+        "algorithms": ["m.olm.v1.curve25519-aes-sha2"],
+        "keys": {f"curve25519:{device_id}": curve},
+        "signatures": {ALICE: {f"ed25519:{device_id}": "sig"}},
+    }
+
+
+def test_device_keys_round_trip_and_change_log(store: E2eKeysStore, devices: DeviceStore) -> None:
+    run(devices.store_device(ALICE, "D1", "Phone"))
+    run(devices.store_device(ALICE, "D2", None))
+    assert run(store.set_device_keys(ALICE, "D1", device_keys("D1"), 5)) is True
+    # identical upload: nothing changes, no key change recorded
+    assert run(store.set_device_keys(ALICE, "D1", device_keys("D1"), 6)) is False
+    assert run(store.set_device_keys(ALICE, "D2", device_keys("D2"), 7)) is True
+    # a device without a devices row (deleted) is not returned
+    run(store.set_device_keys(ALICE, "GONE", device_keys("GONE"), 7))
+    result = run(store.get_device_keys([(ALICE, None)]))
+    assert set(result[ALICE]) == {"D1", "D2"}
+    assert result[ALICE]["D1"] == {"keys": device_keys("D1"), "display_name": "Phone"}
+    assert set(run(store.get_device_keys([(ALICE, "D2"), ("@bob:test", None)]))[ALICE]) == {"D2"}
+
+    assert run(store.get_users_with_key_changes(5, 5)) == {ALICE}
+    assert run(store.get_users_with_key_changes(6, 6)) == set()
+    assert run(store.get_users_with_key_changes(8, 100)) == set()
+
+    run(store.delete_device_keys(ALICE, ["D1"], 9))
+    assert set(run(store.get_device_keys([(ALICE, None)]))[ALICE]) == {"D2"}
+    assert run(store.get_users_with_key_changes(9, 9)) == {ALICE}
+
+
+def test_one_time_key_counts_and_claims(store: E2eKeysStore) -> None:
+    assert run(store.count_one_time_keys(ALICE, "D1")) == {}
+    run(store.add_one_time_keys(ALICE, "D1", [("signed_curve25519", "A", {"key": "a"}), ("curve25519", "B", "b")]))
+    run(store.add_one_time_keys(ALICE, "D1", [("signed_curve25519", "C", {"key": "c"})]))
+    # a repeated key id is skipped, not duplicated
+    run(store.add_one_time_keys(ALICE, "D1", [("signed_curve25519", "A", {"key": "a"})]))
+    assert run(store.count_one_time_keys(ALICE, "D1")) == {"signed_curve25519": 2, "curve25519": 1}
+    assert run(store.get_one_time_keys(ALICE, "D1", [("signed_curve25519", "A"), ("x", "y")])) == {
+        ("signed_curve25519", "A"): {"key": "a"}
+    }
+
+    claimed = run(store.claim_keys([(ALICE, "D1", "signed_curve25519"), ("@bob:test", "D1", "signed_curve25519")]))
+    assert list(claimed) == [(ALICE, "D1")]
+    first = claimed[(ALICE, "D1")]
+    assert first[0] == "signed_curve25519" and first[1] in ("A", "C")
+    second = run(store.claim_keys([(ALICE, "D1", "signed_curve25519")]))[(ALICE, "D1")]
+    assert {first[1], second[1]} == {"A", "C"}
+    assert run(store.claim_keys([(ALICE, "D1", "signed_curve25519")])) == {}
+    assert run(store.count_one_time_keys(ALICE, "D1")) == {"curve25519": 1}
+
+
+def test_fallback_key_used_when_one_time_keys_run_out(store: E2eKeysStore) -> None:
+    run(store.set_fallback_keys(ALICE, "D1", [("signed_curve25519", "F1", {"key": "f1", "fallback": True})]))
+    assert run(store.get_unused_fallback_key_types(ALICE, "D1")) == ["signed_curve25519"]
+    run(store.add_one_time_keys(ALICE, "D1", [("signed_curve25519", "O1", {"key": "o1"})]))
+    assert run(store.claim_keys([(ALICE, "D1", "signed_curve25519")]))[(ALICE, "D1")][1] == "O1"
+    assert run(store.get_unused_fallback_key_types(ALICE, "D1")) == ["signed_curve25519"]
+    # no one-time key left: the fallback key, again and again, marked used
+    for _ in range(2):
+        claimed = run(store.claim_keys([(ALICE, "D1", "signed_curve25519")]))
+        assert claimed[(ALICE, "D1")] == ("signed_curve25519", "F1", {"key": "f1", "fallback": True})
+    assert run(store.get_unused_fallback_key_types(ALICE, "D1")) == []
+    # re-uploading the same key keeps it used; a new key is unused
+    run(store.set_fallback_keys(ALICE, "D1", [("signed_curve25519", "F1", {"key": "f1", "fallback": True})]))
+    assert run(store.get_unused_fallback_key_types(ALICE, "D1")) == []
+    run(store.set_fallback_keys(ALICE, "D1", [("signed_curve25519", "F2", {"key": "f2", "fallback": True})]))
+    assert run(store.get_unused_fallback_key_types(ALICE, "D1")) == ["signed_curve25519"]
+    assert run(store.claim_keys([(ALICE, "D1", "signed_curve25519")]))[(ALICE, "D1")][1] == "F2"
+
+
+def test_parallel_claims_never_hand_out_a_key_twice(store: E2eKeysStore) -> None:
+    keys = [("signed_curve25519", f"K{i:02d}", {"key": f"k{i}"}) for i in range(15)]
+    run(store.add_one_time_keys(ALICE, "D1", keys))
+    run(store.set_fallback_keys(ALICE, "D1", [("signed_curve25519", "FB", {"key": "fb"})]))
+
+    async def claim_many() -> list[Any]:
+        calls = [defer.ensureDeferred(store.claim_keys([(ALICE, "D1", "signed_curve25519")])) for _ in range(25)]
+        return await defer.gatherResults(calls, consumeErrors=True)
+
+    results = run(claim_many(), timeout=60)
+    key_ids = [r[(ALICE, "D1")][1] for r in results]
+    one_time = [k for k in key_ids if k != "FB"]
+    assert sorted(one_time) == sorted(k[1] for k in keys)  # each exactly once
+    assert key_ids.count("FB") == 10
+    assert run(store.count_one_time_keys(ALICE, "D1")) == {}
+
+
+def test_cross_signing_keys_and_signatures(store: E2eKeysStore) -> None:
+    master = {"user_id": ALICE, "usage": ["master"], "keys": {"ed25519:M": "M"}}
+    ssk = {"user_id": ALICE, "usage": ["self_signing"], "keys": {"ed25519:S": "S"}}
+    run(store.set_cross_signing_keys(ALICE, {"master": master, "self_signing": ssk}, 3))
+    assert run(store.get_cross_signing_keys([ALICE, "@bob:test"])) == {ALICE: {"master": master, "self_signing": ssk}}
+    new_master = {**master, "keys": {"ed25519:M2": "M2"}}
+    run(store.set_cross_signing_keys(ALICE, {"master": new_master}, 4))
+    assert run(store.get_cross_signing_keys([ALICE]))[ALICE]["master"] == new_master
+
+    run(
+        store.store_signatures(ALICE, [("ed25519:S", ALICE, "D1", "sig1"), ("ed25519:U", "@bob:test", "BM", "sig2")], 8)
+    )
+    run(store.store_signatures(ALICE, [("ed25519:S", ALICE, "D1", "sig3")], 9))
+    sigs = run(store.get_signatures([ALICE]))
+    assert sigs == [
+        {
+            "user_id": ALICE,
+            "key_id": "ed25519:S",
+            "target_user_id": ALICE,
+            "target_device_id": "D1",
+            "signature": "sig3",
+        }
+    ]
+    assert run(store.get_users_with_key_changes(8, 8)) == {ALICE, "@bob:test"}
+    assert run(store.get_users_with_key_changes(3, 4)) == {ALICE}
+
+
+def test_key_change_stamp_never_below_the_highest_persisted_event(store: E2eKeysStore, db_pool: Any) -> None:
+    """A process whose events token lags (stamping 3) while event 40 is
+    persisted stamps 40: a sync token up to 40 may already be out there."""
+    row = {
+        "stream_ordering": 40,
+        "event_id": "$e40",
+        "room_id": "!r:test",
+        "type": "m.room.message",
+        "sender": ALICE,
+        "depth": 1,
+        "origin_server_ts": 0,
+        "received_ts": 0,
+        "instance_name": "persister1",
+    }
+    run(db_pool.simple_insert("events", row))
+    run(store.set_cross_signing_keys(ALICE, {"master": {"keys": {"ed25519:M": "M"}}}, 3))
+    assert run(store.get_users_with_key_changes(0, 39)) == set()
+    assert run(store.get_users_with_key_changes(40, 40)) == {ALICE}
+    # a caller ahead of the persisted events (abandoned ids) keeps its own position
+    run(store.set_cross_signing_keys("@bob:test", {"master": {"keys": {"ed25519:B": "B"}}}, 45))
+    assert run(store.get_users_with_key_changes(41, 45)) == {"@bob:test"}

@@ -1,0 +1,1 @@
+"""Tests of the relations store, threads and bundled aggregations."""

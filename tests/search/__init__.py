@@ -1,0 +1,1 @@
+"""Tests of the search index, its store and the search handler."""
