@@ -72,10 +72,14 @@ class SyncResult:
     knock: dict[str, JsonDict] = attrs.field(factory=dict)
     # top-level sections contributed by per-user streams (account_data, ...)
     top_level: dict[str, Any] = attrs.field(factory=dict)
+    # the syncing device's key counts and device list changes: always sent,
+    # but only changed device lists are news that ends a long-poll
+    device_sections: dict[str, Any] = attrs.field(factory=dict)
 
     def __bool__(self) -> bool:
         """Whether there is anything to tell the client (ends a long-poll)."""
-        return bool(self.join or self.invite or self.leave or self.knock or self.top_level)
+        changed_devices = self.device_sections.get("device_lists", {}).get("changed")
+        return bool(self.join or self.invite or self.leave or self.knock or self.top_level or changed_devices)
 
     def to_json(self) -> JsonDict:
         return {
@@ -87,6 +91,7 @@ class SyncResult:
             "device_lists": {"changed": [], "left": []},
             "device_one_time_keys_count": {},
             **self.top_level,
+            **self.device_sections,
         }
 
     def add_stream_contribution(self, contribution: SyncContribution) -> None:
@@ -210,7 +215,7 @@ class SyncHandler:
             if contribution.position is not None:
                 result.next_batch = result.next_batch.copy_and_replace(name, contribution.position)
             result.add_stream_contribution(contribution)
-        result.top_level.update(await self._e2ee_sections(request, now))
+        result.device_sections = await self._e2ee_sections(request, now)
         return result
 
     async def _e2ee_sections(self, request: SyncRequest, now: StreamToken) -> JsonDict:
@@ -218,14 +223,12 @@ class SyncHandler:
         device, and (incrementally) the users whose device keys changed."""
         requester = request.requester
         sections: JsonDict = {}
-        keys = self._hs.stores.e2e_keys
         if requester.device_id is not None:
-            sections["device_one_time_keys_count"] = await keys.count_one_time_keys(
+            counts, fallback_types = await self._hs.stores.e2e_keys.get_sync_key_summary(
                 requester.user_id, requester.device_id
             )
-            sections["device_unused_fallback_key_types"] = await keys.get_unused_fallback_key_types(
-                requester.user_id, requester.device_id
-            )
+            sections["device_one_time_keys_count"] = counts
+            sections["device_unused_fallback_key_types"] = fallback_types
         if request.since is not None and not request.full_state:
             sections["device_lists"] = await self._hs.e2e_keys_handler.get_key_changes(
                 requester, request.since.to_string(), now.to_string()

@@ -81,20 +81,20 @@ def test_one_time_key_counts_and_claims(store: E2eKeysStore) -> None:
 
 def test_fallback_key_used_when_one_time_keys_run_out(store: E2eKeysStore) -> None:
     run(store.set_fallback_keys(ALICE, "D1", [("signed_curve25519", "F1", {"key": "f1", "fallback": True})]))
-    assert run(store.get_unused_fallback_key_types(ALICE, "D1")) == ["signed_curve25519"]
+    assert run(store.get_sync_key_summary(ALICE, "D1"))[1] == ["signed_curve25519"]
     run(store.add_one_time_keys(ALICE, "D1", [("signed_curve25519", "O1", {"key": "o1"})]))
     assert run(store.claim_keys([(ALICE, "D1", "signed_curve25519")]))[(ALICE, "D1")][1] == "O1"
-    assert run(store.get_unused_fallback_key_types(ALICE, "D1")) == ["signed_curve25519"]
+    assert run(store.get_sync_key_summary(ALICE, "D1"))[1] == ["signed_curve25519"]
     # no one-time key left: the fallback key, again and again, marked used
     for _ in range(2):
         claimed = run(store.claim_keys([(ALICE, "D1", "signed_curve25519")]))
         assert claimed[(ALICE, "D1")] == ("signed_curve25519", "F1", {"key": "f1", "fallback": True})
-    assert run(store.get_unused_fallback_key_types(ALICE, "D1")) == []
+    assert run(store.get_sync_key_summary(ALICE, "D1"))[1] == []
     # re-uploading the same key keeps it used; a new key is unused
     run(store.set_fallback_keys(ALICE, "D1", [("signed_curve25519", "F1", {"key": "f1", "fallback": True})]))
-    assert run(store.get_unused_fallback_key_types(ALICE, "D1")) == []
+    assert run(store.get_sync_key_summary(ALICE, "D1"))[1] == []
     run(store.set_fallback_keys(ALICE, "D1", [("signed_curve25519", "F2", {"key": "f2", "fallback": True})]))
-    assert run(store.get_unused_fallback_key_types(ALICE, "D1")) == ["signed_curve25519"]
+    assert run(store.get_sync_key_summary(ALICE, "D1"))[1] == ["signed_curve25519"]
     assert run(store.claim_keys([(ALICE, "D1", "signed_curve25519")]))[(ALICE, "D1")][1] == "F2"
 
 

@@ -271,7 +271,8 @@ def test_sync_cost_does_not_grow_with_rooms_or_events(act: Actions, hs) -> None:
     small = cost(2)
     large = cost(10)
     assert large[0] <= small[0] + 1 and large[1] <= small[1] + 1
-    assert large[2] <= 2
+    # idle: memberships, membership changes, the device's key summary, key changes
+    assert large[2] <= 4, calls
 
 
 def test_knock_section(act: Actions) -> None:

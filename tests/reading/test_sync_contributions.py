@@ -27,3 +27,12 @@ def test_a_room_with_only_stream_data_gets_a_full_entry() -> None:
     room = result.to_json()["rooms"]["join"]["!r"]
     assert room["timeline"] == {"events": [], "limited": False}
     assert room["account_data"]["events"] == [{"type": "x"}]
+
+
+def test_key_counts_alone_do_not_end_a_long_poll() -> None:
+    result = SyncResult(next_batch=StreamToken({}))
+    result.device_sections = {"device_one_time_keys_count": {"signed_curve25519": 5}, "device_lists": {"changed": []}}
+    assert not result
+    assert result.to_json()["device_one_time_keys_count"] == {"signed_curve25519": 5}
+    result.device_sections["device_lists"] = {"changed": ["@b:hs"], "left": []}
+    assert result

@@ -201,19 +201,25 @@ class E2eKeysStore:
 
         await self.db.runInteraction("set_fallback_keys", txn_fn)
 
-    async def get_unused_fallback_key_types(self, user_id: str, device_id: str) -> list[str]:
-        """Algorithms with a fallback key not yet claimed (for /sync's
-        device_unused_fallback_key_types), sorted."""
+    async def get_sync_key_summary(self, user_id: str, device_id: str) -> tuple[dict[str, int], list[str]]:
+        """What /sync tells a device about its keys, in one transaction: the
+        one-time key counts and the unused fallback key types."""
 
-        def txn_fn(txn: LoggingTransaction) -> list[str]:
+        def txn_fn(txn: LoggingTransaction) -> tuple[dict[str, int], list[str]]:
+            txn.execute(
+                "SELECT algorithm, COUNT(*) FROM e2e_one_time_keys_json WHERE user_id = ? AND device_id = ?"
+                " GROUP BY algorithm",
+                (user_id, device_id),
+            )
+            counts = {alg: int(count) for alg, count in txn}
             txn.execute(
                 "SELECT algorithm FROM e2e_fallback_keys_json WHERE user_id = ? AND device_id = ? AND used = ?"
                 " ORDER BY algorithm",
                 (user_id, device_id, False),
             )
-            return [row[0] for row in txn]
+            return counts, [row[0] for row in txn]
 
-        return await self.db.runInteraction("get_unused_fallback_key_types", txn_fn, db_autocommit=True)
+        return await self.db.runInteraction("get_sync_key_summary", txn_fn)
 
     async def claim_keys(self, query: list[tuple[str, str, str]]) -> dict[tuple[str, str], tuple[str, str, Any]]:
         """For each (user, device, algorithm): the oldest one-time key,
