@@ -407,8 +407,18 @@ def _deep_merge(target: dict[str, Any], overrides: dict[str, Any]) -> None:
             target[key] = value
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def _free_port() -> int:
-    """A TCP port that was free a moment ago (the OS picks it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port that was free a moment ago (the OS picks it), never one
+    already handed out in this test session: the OS may offer a port again
+    as soon as the probe socket closes, before the process meant to use it
+    has bound it."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
