@@ -52,6 +52,8 @@ case "$TARGET" in
 esac
 
 SCRIPTS_DIR=$(dirname "$(realpath "$0")")
+# shellcheck source=bench/overrides.sh
+source "$SCRIPTS_DIR/bench/overrides.sh"
 REPO_DIR=$(dirname "$SCRIPTS_DIR")
 SYNAPSE_VENV=${SYNAPSE_VENV:-/work/synapse-venv}
 OURS_PYTHON=${OURS_PYTHON:-$REPO_DIR/.venv/bin/python}
@@ -122,7 +124,6 @@ generate_config() {
         (cd "$HS_DIR" && "$PY" -I -m synapse.app.homeserver --server-name "$SERVER_NAME" \
             --config-path homeserver.yaml --generate-config --report-stats=no >/dev/null)
     fi
-    local big='{per_second: 100000, burst_count: 100000}'
     # Rewritten on every start so it always matches this script; merged over
     # homeserver.yaml (later -c wins per key) by every process.
     cat > "$HS_DIR/shared.yaml" <<EOF
@@ -152,33 +153,7 @@ instance_map:
   persister2: {host: 127.0.0.1, port: ${PORT_OF[persister2]}}
 stream_writers:
   events: [persister1, persister2]
-registration_shared_secret: "$SHARED_SECRET"
-report_stats: false
-trusted_key_servers: []
-suppress_key_server_warning: true
-enable_metrics: false
-# Rate limits out of the way: the benchmark measures the server, not them.
-rc_message: $big
-rc_registration: $big
-rc_login:
-  address: $big
-  account: $big
-  failed_attempts: $big
-rc_joins:
-  local: $big
-  remote: $big
-rc_joins_per_room: $big
-rc_invites:
-  per_room: $big
-  per_user: $big
-  per_issuer: $big
-rc_room_creation: $big
-rc_presence:
-  per_user: $big
-rc_profile: $big
-rc_key_requests: $big
-rc_delayed_event_mgmt: $big
-rc_user_directory: $big
+$(bench_common_overrides)
 EOF
     local name resources
     for name in "${WORKERS[@]}" "$IDLE"; do
