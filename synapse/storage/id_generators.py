@@ -11,7 +11,9 @@ id at or below it, from any writer, is persisted, so a reader can hand it
 to clients without ever skipping a row that commits later.
 
 Local positions follow the local in-flight ids: with ids in flight, the
-position stops just below the smallest unfinished one; with nothing in
+position stops just below the smallest unfinished one (and, while ids are
+still being fetched from the sequence, at the highest position known when
+the fetch began, since fetches can return out of order); with nothing in
 flight, it moves up to the highest position known from any writer, because
 whatever this writer allocates next comes from the sequence and is higher.
 Other writers' positions arrive through `advance()`, fed by replication.
@@ -63,7 +65,8 @@ class StreamIdGenerator:
         self._positions = dict(positions)
         # id -> key of the allocation it came from (its highest id)
         self._unfinished: dict[int, int] = {}
-        self._pending_allocations = 0
+        # one floor per id fetch in progress: the ids it returns are above it
+        self._pending_floors: list[int] = []
         self._max_allocated = positions.get(instance_name, 0)
 
     @classmethod
@@ -95,21 +98,26 @@ class StreamIdGenerator:
     async def _allocate(self, n: int) -> list[int]:
         if not self.is_writer:
             raise RuntimeError(f"{self.instance_name!r} is not a writer of stream {self.stream_name!r}")
-        # While the ids are being fetched, this writer is not idle: its
-        # position must not be bumped past ids it is about to receive.
+        # Fetches run concurrently on database threads and can return in
+        # another order than the sequence gave out ids, so an id fetched
+        # first may still be unknown here when a later one is already
+        # persisted. Until a fetch returns, this writer's position stays at
+        # or below its floor: every id the sequence gives out from now on
+        # is above all positions and allocations known now.
         with self._lock:
-            self._pending_allocations += 1
+            floor = max(self._max_allocated, *self._positions.values())
+            self._pending_floors.append(floor)
         try:
             ids = await self._db.runInteraction(
                 "stream_id_allocate", self._db.engine.allocate_from_sequence_txn, self._sequence, n
             )
         except BaseException:
             with self._lock:
-                self._pending_allocations -= 1
+                self._pending_floors.remove(floor)
                 self._update_local_position()
             raise
         with self._lock:
-            self._pending_allocations -= 1
+            self._pending_floors.remove(floor)
             for stream_id in ids:
                 self._unfinished[stream_id] = ids[-1]
             self._max_allocated = max(self._max_allocated, ids[-1])
@@ -129,10 +137,10 @@ class StreamIdGenerator:
         current = self._positions[self.instance_name]
         if self._unfinished:
             position = min(self._unfinished) - 1
-        elif self._pending_allocations:
-            position = current
         else:
             position = max(self._max_allocated, *self._positions.values())
+        if self._pending_floors:
+            position = min(position, *self._pending_floors)
         self._positions[self.instance_name] = max(current, position)
 
     # -- positions -----------------------------------------------------------
@@ -183,7 +191,10 @@ class StreamIdGenerator:
         with self._lock:
             batch = self._unfinished.get(stream_id)
             others = [i for i, key in self._unfinished.items() if i < stream_id and key != batch]
+            floors = list(self._pending_floors)
         position = min(others) - 1 if others else stream_id
+        if floors:
+            position = min(position, *floors)
         _store_position_txn(txn, self.stream_name, self.instance_name, position)
 
 

@@ -3,7 +3,8 @@
 import random
 
 import pytest
-from twisted.internet import defer
+from twisted.internet import defer, reactor
+from twisted.internet.task import deferLater
 
 from synapse.storage.database import DatabasePool, LoggingTransaction
 from synapse.storage.id_generators import StreamIdGenerator
@@ -295,3 +296,55 @@ def test_random_interleavings_never_expose_an_unfinished_id(pool):
                 target.advance(source.instance_name, source.get_current_token_for_writer(source.instance_name))
     top = max(row[0] for row in run(pool.execute("max", "SELECT MAX(stream_id) FROM stream_rows")))
     assert {g.get_current_token() for g in everyone} == {top}
+
+
+class _ReorderedFetches:
+    """A pool whose id fetches run at once in the database but return to the
+    caller only when released: how two concurrent fetches on database
+    threads can come back in another order than the sequence gave out ids."""
+
+    def __init__(self, pool: DatabasePool) -> None:
+        self._pool = pool
+        self.held: list[tuple[list[int], defer.Deferred]] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self._pool, name)
+
+    async def runInteraction(self, desc: str, fn, *args):
+        result = await self._pool.runInteraction(desc, fn, *args)
+        if desc == "stream_id_allocate":
+            release: defer.Deferred = defer.Deferred()
+            self.held.append((result, release))
+            await release
+        return result
+
+
+def test_position_stays_below_an_id_whose_fetch_returns_late(pool):
+    fetches = _ReorderedFetches(pool)
+    gen = run(StreamIdGenerator.create(fetches, "things", "w1", ["w1"]))
+
+    async def scenario() -> list[int]:
+        first, second = gen.get_next(), gen.get_next()
+        first_entered = defer.ensureDeferred(first.__aenter__())
+        while not fetches.held:  # the first fetch has taken its id from the sequence
+            await deferLater(reactor, 0.01)
+        second_entered = defer.ensureDeferred(second.__aenter__())
+        while len(fetches.held) < 2:
+            await deferLater(reactor, 0.01)
+        (first_ids, release_first), (second_ids, release_second) = fetches.held
+        assert first_ids[0] < second_ids[0]
+        release_second.callback(None)  # the later id comes back first, and is written
+        await second_entered
+        await second.__aexit__(None, None, None)
+        seen = [gen.get_current_token()]
+        release_first.callback(None)
+        await first_entered
+        seen.append(gen.get_current_token())
+        await first.__aexit__(None, None, None)
+        seen.append(gen.get_current_token())
+        return [first_ids[0], second_ids[0], *seen]
+
+    first_id, second_id, while_fetching, while_writing, done = run(scenario())
+    assert while_fetching < first_id, "the token passed an id whose fetch had not returned"
+    assert while_writing == first_id - 1
+    assert done == second_id
