@@ -8,11 +8,17 @@ Phases, in order, each with fresh users:
   b) /sync wake-up: time from a send's 200 OK to a long-polling receiver's
      /sync returning that event;
   c) initial /sync of a small account, each on a freshly logged-in device;
-then the homeserver's RSS. `--side-pid NAME=PID` meters one more process on
-its own over phase a (e.g. an idle worker, a proxy, or each worker of a
-topology) and reports its CPU-s per 1,000 events under that name. Startup time comes from the runner script and is
-only recorded here (--startup-seconds). `--summarize A.json B.json ...` prints
-the medians of earlier runs as a Markdown table instead of measuring.
+  d) /sync under ephemeral traffic: receivers long-poll while typing,
+     read receipts, account data and to-device writes arrive at a fixed rate:
+     delivery latency per kind, CPU-s per 1,000 writes, syncs returned/s;
+  e) sends into one large room (every member's push rules evaluated per
+     event): events/s and CPU-s per 1,000 events;
+then the homeserver's RSS. `--phases` picks a subset (e.g. `--phases d`).
+`--side-pid NAME=PID` meters one more process on its own over phase a (e.g.
+an idle worker, a proxy, or each worker of a topology) and reports its CPU-s
+per 1,000 events under that name. Startup time comes from the runner script
+and is only recorded here (--startup-seconds). `--summarize A.json B.json ...`
+prints the medians of earlier runs as a Markdown table instead of measuring.
 
 Example (real Synapse started by scripts/run_synapse_baseline.sh):
   /work/venv/bin/python scripts/benchmark.py --base-url http://127.0.0.1:18008 \
@@ -33,6 +39,7 @@ import time
 from typing import Any
 
 import aiohttp
+from bench.ephemeral import EphemeralConfig, run_ephemeral
 from bench.matrix_client import MatrixError, new_session, request
 from bench.procstat import (
     CpuSnapshot,
@@ -47,6 +54,7 @@ from bench.report import format_report
 from bench.scenarios import (
     Server,
     run_initial_sync,
+    run_large_room,
     run_senders,
     run_sync_wakeup,
     setup_population,
@@ -109,7 +117,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--drain",
         type=float,
         default=2.0,
-        help="seconds after the last send still charged to phase a's CPU",
+        help="seconds after the last send or write still charged to the CPU of phases a, d, e",
     )
     p.add_argument("--sync-samples", type=int, default=100)
     p.add_argument(
@@ -124,6 +132,56 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=int,
         default=3,
         help="benchmark rooms the small account joins",
+    )
+    p.add_argument(
+        "--phases",
+        default="abcde",
+        help="which phases to run, in order: any of the letters abcde (default all)",
+    )
+    p.add_argument(
+        "--ephemeral-receivers",
+        type=int,
+        default=10,
+        help="phase d: users long-polling /sync, all in every ephemeral room",
+    )
+    p.add_argument(
+        "--ephemeral-senders",
+        type=int,
+        default=4,
+        help="phase d: users sending typing, receipts and to-device messages",
+    )
+    p.add_argument(
+        "--ephemeral-rooms", type=int, default=2, help="phase d: shared rooms"
+    )
+    p.add_argument(
+        "--ephemeral-rate",
+        type=float,
+        default=10.0,
+        help="phase d: ephemeral writes per second, the four kinds in turn",
+    )
+    p.add_argument(
+        "--ephemeral-duration",
+        type=float,
+        default=60.0,
+        help="phase d: seconds of writes (rate x duration writes in all)",
+    )
+    p.add_argument(
+        "--large-room-members",
+        type=int,
+        default=200,
+        help="phase e: users registered and joined to the one room",
+    )
+    p.add_argument(
+        "--large-room-messages",
+        type=int,
+        default=500,
+        help="phase e: messages sent into the large room",
+    )
+    p.add_argument(
+        "--large-room-concurrency",
+        type=int,
+        default=10,
+        help="phase e: concurrent sending clients (the first members)",
     )
     p.add_argument(
         "--settle",
@@ -148,6 +206,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not args.summarize and not (args.base_url and args.shared_secret):
         p.error("--base-url and --shared-secret are required")
+    if not set(args.phases) <= set("abcde") or not args.phases:
+        p.error("--phases takes letters from abcde")
+    if args.large_room_concurrency > args.large_room_members:
+        p.error("--large-room-concurrency cannot exceed --large-room-members")
     if args.pg_db and args.pg_pids != "auto":
         p.error("--pg-db only applies to --pg-pids auto")
     try:
@@ -240,39 +302,82 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         }
     }
     meter = SideMeter(args.pid, pg_source(args), args.side_pids)
-
-    print(f"setup: {args.users} users, {args.rooms} rooms ...", file=sys.stderr)
-    pop, setup_s = await setup_population(server, args.users, args.rooms)
-    results["setup_s"] = setup_s
+    phases = args.phases
+    pop = None
+    if "a" in phases or "c" in phases:
+        print(f"setup: {args.users} users, {args.rooms} rooms ...", file=sys.stderr)
+        pop, results["setup_s"] = await setup_population(
+            server, args.users, args.rooms
+        )
     try:
         meter.start()
         await asyncio.sleep(args.settle)
         idle = meter.stop()
         results["idle"] = {"seconds": args.settle, **idle}
 
-        print(
-            f"a) senders: {args.messages} messages, C={args.concurrency} ...",
-            file=sys.stderr,
-        )
-        results["senders"] = send = await run_senders(
-            pop, args.messages, args.concurrency, meter, args.warmup, args.drain
-        )
-        send["side_cpu_s_per_1k_events"] = {
-            n: s * 1000.0 / args.messages for n, s in send["side_cpu_s"].items()
-        }
-        print(f"b) /sync wake-up: {args.sync_samples} samples ...", file=sys.stderr)
-        results["sync_wakeup"] = await run_sync_wakeup(
-            server, args.sync_samples, args.sync_park_ms / 1000.0
-        )
-        print(
-            f"c) initial sync: {args.initial_sync_samples} fresh devices ...",
-            file=sys.stderr,
-        )
-        results["initial_sync"] = await run_initial_sync(
-            server, pop.rooms[: args.initial_sync_rooms], args.initial_sync_samples
-        )
+        if pop is not None and "a" in phases:
+            print(
+                f"a) senders: {args.messages} messages, C={args.concurrency} ...",
+                file=sys.stderr,
+            )
+            results["senders"] = send = await run_senders(
+                pop.users,
+                pop.rooms,
+                args.messages,
+                args.concurrency,
+                meter,
+                args.warmup,
+                args.drain,
+            )
+            send["side_cpu_s_per_1k_events"] = {
+                n: s * 1000.0 / args.messages for n, s in send["side_cpu_s"].items()
+            }
+        if "b" in phases:
+            print(f"b) /sync wake-up: {args.sync_samples} samples ...", file=sys.stderr)
+            results["sync_wakeup"] = await run_sync_wakeup(
+                server, args.sync_samples, args.sync_park_ms / 1000.0
+            )
+        if pop is not None and "c" in phases:
+            print(
+                f"c) initial sync: {args.initial_sync_samples} fresh devices ...",
+                file=sys.stderr,
+            )
+            results["initial_sync"] = await run_initial_sync(
+                server, pop.rooms[: args.initial_sync_rooms], args.initial_sync_samples
+            )
+        if "d" in phases:
+            cfg = EphemeralConfig(
+                receivers=args.ephemeral_receivers,
+                senders=args.ephemeral_senders,
+                rooms=args.ephemeral_rooms,
+                rate=args.ephemeral_rate,
+                duration_s=args.ephemeral_duration,
+                drain_s=args.drain,
+            )
+            print(
+                f"d) ephemeral: {cfg.rate:g} writes/s for {cfg.duration_s:g} s,"
+                f" {cfg.receivers} receivers ...",
+                file=sys.stderr,
+            )
+            results["ephemeral"] = await run_ephemeral(server, cfg, meter)
+        if "e" in phases:
+            print(
+                f"e) large room: {args.large_room_members} members,"
+                f" {args.large_room_messages} messages ...",
+                file=sys.stderr,
+            )
+            results["large_room"] = await run_large_room(
+                server,
+                args.large_room_members,
+                args.large_room_messages,
+                args.large_room_concurrency,
+                meter,
+                min(args.warmup, args.large_room_messages),
+                args.drain,
+            )
     finally:
-        await pop.close()
+        if pop is not None:
+            await pop.close()
     pids = process_tree(args.pid)
     results["after_run"] = {
         "homeserver_pids": pids,
@@ -312,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchmark aborted: {e}", file=sys.stderr)
         return 1
     print(format_report(results))
-    for name, cpu in results["senders"].get("side_cpu_s_per_1k_events", {}).items():
+    side = results.get("senders", {}).get("side_cpu_s_per_1k_events", {})
+    for name, cpu in side.items():
         print(f"  {name}: {cpu:.2f} CPU-s per 1,000 events")
     if args.json_out:
         with open(args.json_out, "w") as f:

@@ -17,6 +17,9 @@
 # Environment overrides:
 #   TARGET           synapse (the PyPI baseline, default) or ours (this
 #                    repository, run from its .venv: scripts/test creates it)
+#   OURS_PYTHON      python with this repository installed, for TARGET=ours
+#                    (default REPO/.venv/bin/python; it runs with -I, so the
+#                    code is whatever checkout that venv has installed)
 #   SYNAPSE_VENV     venv holding matrix-synapse      (default /work/synapse-venv)
 #   SYNAPSE_VERSION  version installed if venv absent  (default 1.163.2)
 #   PORT             client listener port (default 18008 postgres, 18009 sqlite)
@@ -57,7 +60,7 @@ source "$SCRIPTS_DIR/bench/overrides.sh"
 REPO_DIR=$(dirname "$SCRIPTS_DIR")
 if [ "$TARGET" = ours ]; then
     HS_DIR="$DIR/ours-$KIND"
-    PY="$REPO_DIR/.venv/bin/python"
+    PY=${OURS_PYTHON:-$REPO_DIR/.venv/bin/python}
 else
     HS_DIR="$DIR/$KIND"
     PY="$SYNAPSE_VENV/bin/python"
@@ -77,7 +80,7 @@ running_pid() {
 
 install_synapse() {
     if [ "$TARGET" = ours ]; then
-        [ -x "$PY" ] || { echo "no $PY: run scripts/test (or scripts/run-homeserver) once to create .venv" >&2; exit 1; }
+        [ -x "$PY" ] || { echo "no $PY: run scripts/test (or scripts/run-homeserver) once to create .venv, or set OURS_PYTHON" >&2; exit 1; }
         return 0
     fi
     if [ ! -x "$PY" ] || ! "$PY" -I -c 'import synapse' 2>/dev/null; then

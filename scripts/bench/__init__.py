@@ -8,7 +8,10 @@ Map of the package:
                  and the CPU everything else used meanwhile (noise)
   stats          percentiles and summaries of latency samples
   scenarios      the measured phases: population setup, concurrent senders,
-                 /sync wake-up latency, initial sync with fresh devices
+                 /sync wake-up latency, initial sync with fresh devices,
+                 sends into one large room
+  ephemeral      /sync under typing, receipt, account-data and to-device
+                 traffic: delivery latency per kind
   report         the human-readable table printed at the end
   summarize      medians over several result files, as a Markdown table
 """

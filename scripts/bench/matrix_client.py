@@ -93,14 +93,32 @@ async def register_with_shared_secret(
     return result
 
 
+def _txn() -> str:
+    """A transaction id unique within this process and across runs."""
+    return f"b{time.time_ns()}.{next(_txn_counter)}"
+
+
 class MatrixClient:
     """One logged-in device talking over its own connection."""
 
-    def __init__(self, base_url: str, user_id: str, access_token: str):
+    def __init__(
+        self,
+        base_url: str,
+        user_id: str,
+        access_token: str,
+        device_id: str | None = None,
+    ):
         self.base_url = base_url
         self.user_id = user_id
         self.access_token = access_token
+        self.device_id = device_id
         self.session = new_session()
+
+    def other_connection(self) -> MatrixClient:
+        """The same device on a connection of its own (closed separately)."""
+        return MatrixClient(
+            self.base_url, self.user_id, self.access_token, self.device_id
+        )
 
     async def close(self) -> None:
         await self.session.close()
@@ -132,12 +150,36 @@ class MatrixClient:
 
     async def send_text(self, room_id: str, text: str) -> tuple[str, float]:
         """Send an m.room.message; return (event_id, seconds to 200 OK)."""
-        txn = f"b{time.time_ns()}.{next(_txn_counter)}"
-        path = f"/_matrix/client/v3/rooms/{quote(room_id)}/send/m.room.message/{txn}"
+        path = f"/_matrix/client/v3/rooms/{quote(room_id)}/send/m.room.message/{_txn()}"
         result, elapsed = await self.call(
             "PUT", path, {"msgtype": "m.text", "body": text}
         )
         return result["event_id"], elapsed
+
+    async def set_typing(self, room_id: str, typing: bool) -> None:
+        path = f"/_matrix/client/v3/rooms/{quote(room_id)}/typing/{quote(self.user_id)}"
+        body: JsonDict = {"typing": typing}
+        if typing:
+            body["timeout"] = 30000
+        await self.call("PUT", path, body)
+
+    async def send_read_receipt(self, room_id: str, event_id: str) -> None:
+        path = (
+            f"/_matrix/client/v3/rooms/{quote(room_id)}/receipt/m.read/{quote(event_id, safe='')}"
+        )
+        await self.call("POST", path, {})
+
+    async def put_account_data(self, data_type: str, content: JsonDict) -> None:
+        path = (
+            f"/_matrix/client/v3/user/{quote(self.user_id)}/account_data/{quote(data_type)}"
+        )
+        await self.call("PUT", path, content)
+
+    async def send_to_device(
+        self, event_type: str, user_id: str, device_id: str, content: JsonDict
+    ) -> None:
+        path = f"/_matrix/client/v3/sendToDevice/{quote(event_type)}/{_txn()}"
+        await self.call("PUT", path, {"messages": {user_id: {device_id: content}}})
 
     async def sync(
         self, since: str | None = None, timeout_ms: int = 0
@@ -167,7 +209,9 @@ async def login_fresh_device(
         )
     finally:
         await session.close()
-    return MatrixClient(base_url, result["user_id"], result["access_token"])
+    return MatrixClient(
+        base_url, result["user_id"], result["access_token"], result.get("device_id")
+    )
 
 
 def timeline_event_ids(sync_body: JsonDict, room_id: str) -> set[str]:

@@ -15,6 +15,70 @@ def _pct(share: float | None) -> float | None:
     return None if share is None else share * 100
 
 
+def _cpu_rows(phase: dict[str, Any], unit: str) -> list[tuple[str, str]]:
+    return [
+        (
+            f"  homeserver CPU-s per 1,000 {unit}",
+            _num(phase.get(f"homeserver_cpu_s_per_1k_{unit}"), ".2f"),
+        ),
+        (
+            f"  PostgreSQL CPU-s per 1,000 {unit} (client backends)",
+            f"{_num(phase.get(f'postgres_cpu_s_per_1k_{unit}'), '.2f')}"
+            f" ({_num(phase.get(f'postgres_backends_cpu_s_per_1k_{unit}'), '.2f')})",
+        ),
+        (
+            "  other processes' share of all CPUs (noise)",
+            f"{_num(_pct(phase.get('other_cpu_share')), '.0f')} %",
+        ),
+    ]
+
+
+def _ephemeral_rows(eph: dict[str, Any] | None) -> list[tuple[str, str]]:
+    if not eph:
+        return []
+    rows = [
+        (
+            (
+                f"ephemeral: {eph['writes']} writes at {eph['rate_per_s']:g}/s,"
+                f" {eph['receivers']} receivers, {eph['rooms']} rooms"
+            ),
+            f"achieved {eph['achieved_writes_per_s']:.1f} writes/s",
+        ),
+        ("  /sync responses returned per second", f"{eph['syncs_per_s']:.1f}"),
+    ]
+    for kind, d in eph["delivery_ms"].items():
+        seen, expected = eph["deliveries_seen"][kind], eph["deliveries_expected"][kind]
+        value = (
+            f"{d['p50']:.1f} / {d['p95']:.1f} / {d['p99']:.1f} ms"
+            if d.get("count")
+            else "none"
+        )
+        rows.append(
+            (f"  {kind} delivery p50 / p95 / p99 ({seen}/{expected} seen)", value)
+        )
+    return rows + _cpu_rows(eph, "writes")
+
+
+def _large_room_rows(big: dict[str, Any] | None) -> list[tuple[str, str]]:
+    if not big:
+        return []
+    lat = big["send_latency_ms"]
+    return [
+        (
+            (
+                f"large room: {big['members']} members, {big['messages']} msgs,"
+                f" C={big['concurrency']}"
+            ),
+            f"{big['events_per_s']:.1f} events/s",
+        ),
+        (
+            "  send latency p50 / p95 / p99",
+            f"{lat['p50']:.1f} / {lat['p95']:.1f} / {lat['p99']:.1f} ms",
+        ),
+        *_cpu_rows(big, "events"),
+    ]
+
+
 def format_report(results: dict[str, Any]) -> str:
     """Readable summary of the JSON document written by scripts/benchmark.py."""
     meta = results["meta"]
@@ -92,6 +156,8 @@ def format_report(results: dict[str, Any]) -> str:
                 f"{i['p50']:.1f} ms (min {i['min']:.1f}, max {i['max']:.1f})",
             )
         )
+    rows += _ephemeral_rows(results.get("ephemeral"))
+    rows += _large_room_rows(results.get("large_room"))
     after = results.get("after_run", {})
     if after.get("homeserver_rss_mb") is not None:
         rows.append(

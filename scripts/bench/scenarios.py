@@ -56,7 +56,12 @@ async def register_users(
                 localpart,
                 PASSWORD,
             )
-        return MatrixClient(server.base_url, result["user_id"], result["access_token"])
+        return MatrixClient(
+            server.base_url,
+            result["user_id"],
+            result["access_token"],
+            result.get("device_id"),
+        )
 
     try:
         return list(await asyncio.gather(*(one(n) for n in names)))
@@ -128,55 +133,96 @@ async def _send_batch(
     return latencies, time.perf_counter() - start
 
 
+def per_1k(cpu: dict[str, float | None], count: int, unit: str) -> dict[str, float]:
+    """The phase's CPU figures scaled to 1,000 `unit`s (events, writes)."""
+    per_k = 1000.0 / count
+    hs, pg = cpu["homeserver_cpu_s"], cpu["postgres_cpu_s"]
+    pg_backends = cpu["postgres_backends_cpu_s"]
+    out = {
+        f"homeserver_cpu_s_per_1k_{unit}": hs * per_k if hs is not None else None,
+        f"postgres_cpu_s_per_1k_{unit}": pg * per_k if pg is not None else None,
+        f"postgres_backends_cpu_s_per_1k_{unit}": (
+            pg_backends * per_k if pg_backends is not None else None
+        ),
+    }
+    if hs is not None:
+        out[f"homeserver_plus_db_cpu_s_per_1k_{unit}"] = (hs + (pg or 0.0)) * per_k
+    return out
+
+
 async def run_senders(
-    pop: Population,
+    users: Sequence[MatrixClient],
+    rooms: list[str],
     messages: int,
     concurrency: int,
     meter: PhaseMeter,
     warmup: int,
     drain_s: float,
 ) -> dict[str, Any]:
-    """Phase a: C concurrent clients send M messages spread over R rooms.
+    """Phase a (and the measured part of e): C clients send M messages over the rooms.
 
     Each client has its own connection; client k acts as user k mod N. CPU is
     metered over the measured sends plus `drain_s` so work the server defers
     past its 200 OK is still charged to the events.
     """
     clients = [
-        MatrixClient(u.base_url, u.user_id, u.access_token)
-        for u in (pop.users[k % len(pop.users)] for k in range(concurrency))
+        u.other_connection() for u in (users[k % len(users)] for k in range(concurrency))
     ]
     try:
         if warmup:
-            await _send_batch(clients, pop.rooms, warmup, "warmup")
+            await _send_batch(clients, rooms, warmup, "warmup")
         meter.start()
-        latencies, wall = await _send_batch(clients, pop.rooms, messages, "message")
+        latencies, wall = await _send_batch(clients, rooms, messages, "message")
         await asyncio.sleep(drain_s)
         cpu = meter.stop()
     finally:
         for c in clients:
             await c.close()
-    result: dict[str, Any] = {
+    return {
         "messages": messages,
         "concurrency": concurrency,
-        "rooms": len(pop.rooms),
+        "rooms": len(rooms),
         "wall_s": wall,
         "events_per_s": messages / wall,
         "send_latency_ms": summarize_ms(latencies),
         "drain_s": drain_s,
         **cpu,
+        **per_1k(cpu, messages, "events"),
     }
-    per_k = 1000.0 / messages
-    hs, pg = cpu["homeserver_cpu_s"], cpu["postgres_cpu_s"]
-    result["homeserver_cpu_s_per_1k_events"] = hs * per_k if hs is not None else None
-    result["postgres_cpu_s_per_1k_events"] = pg * per_k if pg is not None else None
-    pg_backends = cpu["postgres_backends_cpu_s"]
-    result["postgres_backends_cpu_s_per_1k_events"] = (
-        pg_backends * per_k if pg_backends is not None else None
+
+
+async def run_large_room(
+    server: Server,
+    members: int,
+    messages: int,
+    concurrency: int,
+    meter: PhaseMeter,
+    warmup: int,
+    drain_s: float,
+) -> dict[str, Any]:
+    """Phase e: sends into one room of `members` joined users.
+
+    Every event is evaluated against the push rules of every member (and
+    counted for their notifications), so the per-event cost grows with the
+    membership; this phase shows that cost end to end. The first
+    `concurrency` members send; nobody syncs.
+    """
+    start = time.perf_counter()
+    users = await register_users(
+        server, [f"bench{server.run_id}_big{i}" for i in range(members)]
     )
-    if hs is not None:
-        result["homeserver_plus_db_cpu_s_per_1k_events"] = (hs + (pg or 0.0)) * per_k
-    return result
+    try:
+        room = await users[0].create_room("large room")
+        await _bounded(8, [partial(u.join, room) for u in users[1:]])
+        setup_s = time.perf_counter() - start
+        result = await run_senders(
+            users[:concurrency], [room], messages, concurrency, meter, warmup, drain_s
+        )
+    finally:
+        for u in users:
+            await u.close()
+    # setup_s: registering the members (password hashing) and their joins
+    return {"members": members, "setup_s": setup_s, **result}
 
 
 async def _stamped(aw: Awaitable[T]) -> tuple[T, float]:

@@ -70,6 +70,37 @@ FIGURES: list[Figure] = [
 ]
 
 
+def _delivery(kind: str, pct: str) -> Callable[[dict[str, Any]], float | None]:
+    return lambda r: r["ephemeral"]["delivery_ms"][kind][pct]
+
+
+def _phase_figures(phase: str, label: str, unit: str) -> list[Figure]:
+    """CPU per 1,000 units and the noise share of phase d or e."""
+
+    def get(key: str, scale: float = 1.0) -> Callable[[dict[str, Any]], float | None]:
+        return lambda r: r[phase][key] * scale
+
+    return [
+        (f"{label}: homeserver CPU-s per 1,000 {unit}", get(f"homeserver_cpu_s_per_1k_{unit}"), ".2f"),
+        (f"{label}: PostgreSQL CPU-s per 1,000 {unit}", get(f"postgres_cpu_s_per_1k_{unit}"), ".2f"),
+        (f"{label}: other processes' share of all CPUs, % (noise)", get("other_cpu_share", 100.0), ".0f"),
+    ]
+
+
+FIGURES += [
+    ("ephemeral: /sync responses per second", lambda r: r["ephemeral"]["syncs_per_s"], ".1f"),
+    *(
+        (f"ephemeral: {kind} delivery {pct}, ms", _delivery(kind, pct), ".1f")
+        for kind in ("typing", "receipt", "to_device", "account_data")
+        for pct in ("p50", "p95", "p99")
+    ),
+    *_phase_figures("ephemeral", "ephemeral", "writes"),
+    ("large room: events/s", lambda r: r["large_room"]["events_per_s"], ".1f"),
+    ("large room: send latency p50, ms", lambda r: r["large_room"]["send_latency_ms"]["p50"], ".1f"),
+    *_phase_figures("large_room", "large room", "events"),
+]
+
+
 def median_rows(results: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     """(figure, median, every run's value) for each headline figure."""
     rows = []
