@@ -39,7 +39,9 @@ class AccountDataStore:
 
         global_data: dict[str, JsonDict] = {}
         room_data: dict[str, dict[str, JsonDict]] = {}
-        for room_id, data_type, content in await self._db.runInteraction("account_data_changes", txn):
+        for room_id, data_type, content in await self._db.runInteraction(
+            "account_data_changes", txn, db_autocommit=True
+        ):
             target = global_data if room_id == GLOBAL else room_data.setdefault(room_id, {})
             target[data_type] = json.loads(content)
         return global_data, room_data
@@ -51,4 +53,4 @@ class AccountDataStore:
             )
             return [row[0] for row in txn.fetchall()]
 
-        return await self._db.runInteraction("account_data_users_changed", txn)
+        return await self._db.runInteraction("account_data_users_changed", txn, db_autocommit=True)

@@ -64,7 +64,9 @@ class EventsReadStore:
         raw = await self.get_unredacted_events(event_ids)
         if not raw:
             return {}
-        redactions = await self.db.runInteraction("get_redactions", self._get_redactions_txn, list(raw))
+        redactions = await self.db.runInteraction(
+            "get_redactions", self._get_redactions_txn, list(raw), db_autocommit=True
+        )
         if not redactions:
             return raw
         redaction_events = await self.get_unredacted_events({r for rs in redactions.values() for r in rs})
@@ -97,7 +99,7 @@ class EventsReadStore:
                 missing.append(event_id)
         if missing:
             load_token = self._cache.begin_load()
-            fetched = await self.db.runInteraction("get_events", self._fetch_events_txn, missing)
+            fetched = await self.db.runInteraction("get_events", self._fetch_events_txn, missing, db_autocommit=True)
             for event in fetched:
                 self._cache.set(event.event_id, event, load_token)
                 result[event.event_id] = event
@@ -136,6 +138,7 @@ class EventsReadStore:
             "SELECT f.event_id FROM event_forward_extremities AS f JOIN events AS e USING (event_id)"
             " WHERE f.room_id = ? ORDER BY e.depth DESC, e.stream_ordering DESC",
             (room_id,),
+            db_autocommit=True,
         )
         return [r[0] for r in rows]
 
@@ -148,6 +151,7 @@ class EventsReadStore:
             _select_all,
             "SELECT event_id FROM event_txn_ids WHERE room_id = ? AND user_id = ? AND device_id = ? AND txn_id = ?",
             (room_id, user_id, device_id or "", txn_id),
+            db_autocommit=True,
         )
         return rows[0][0] if rows else None
 

@@ -43,7 +43,7 @@ class RoomMemberStore:
             )
             return [RoomForUser(r[0], r[1], r[2], int(r[3]), r[4]) for r in txn.fetchall()]
 
-        return await self.db.runInteraction("get_rooms_for_user", txn_fn)
+        return await self.db.runInteraction("get_rooms_for_user", txn_fn, db_autocommit=True)
 
     async def get_users_in_room(self, room_id: str) -> list[str]:
         """The users whose current membership is join."""
@@ -56,7 +56,7 @@ class RoomMemberStore:
             )
             return [r[0] for r in txn.fetchall()]
 
-        return await self.db.runInteraction("get_users_in_room", txn_fn)
+        return await self.db.runInteraction("get_users_in_room", txn_fn, db_autocommit=True)
 
     async def get_joined_members(self, room_id: str) -> dict[str, dict[str, Optional[str]]]:
         """user id -> {display_name, avatar_url} from each joined member's event."""
@@ -70,7 +70,7 @@ class RoomMemberStore:
             )
             return {r[0]: {"display_name": r[1], "avatar_url": r[2]} for r in txn.fetchall()}
 
-        return await self.db.runInteraction("get_joined_members", txn_fn)
+        return await self.db.runInteraction("get_joined_members", txn_fn, db_autocommit=True)
 
     async def get_joined_member_counts(self, room_ids: list[str]) -> dict[str, int]:
         if not room_ids:
@@ -85,7 +85,7 @@ class RoomMemberStore:
             )
             return {r[0]: int(r[1]) for r in txn.fetchall()}
 
-        counts = await self.db.runInteraction("get_joined_member_counts", txn_fn)
+        counts = await self.db.runInteraction("get_joined_member_counts", txn_fn, db_autocommit=True)
         return {room_id: counts.get(room_id, 0) for room_id in room_ids}
 
     async def get_membership(self, room_id: str, user_id: str) -> Optional[tuple[str, str]]:
@@ -100,7 +100,7 @@ class RoomMemberStore:
             row = txn.fetchone()
             return (row[0], row[1]) if row else None
 
-        return await self.db.runInteraction("get_membership", txn_fn)
+        return await self.db.runInteraction("get_membership", txn_fn, db_autocommit=True)
 
     async def forget(self, user_id: str, room_id: str) -> None:
         """Marks the user's membership history in the room as forgotten."""
@@ -124,7 +124,7 @@ class RoomMemberStore:
             row = txn.fetchone()
             return bool(row and row[0])
 
-        return await self.db.runInteraction("did_forget", txn_fn)
+        return await self.db.runInteraction("did_forget", txn_fn, db_autocommit=True)
 
     async def get_forgotten_rooms_for_user(self, user_id: str) -> set[str]:
         def txn_fn(txn: Any) -> set[str]:
@@ -136,4 +136,4 @@ class RoomMemberStore:
             )
             return {r[0] for r in txn.fetchall()}
 
-        return await self.db.runInteraction("get_forgotten_rooms_for_user", txn_fn)
+        return await self.db.runInteraction("get_forgotten_rooms_for_user", txn_fn, db_autocommit=True)

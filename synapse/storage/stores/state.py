@@ -30,7 +30,7 @@ class StateStore:
         cached = self._group_cache.get(group)
         if cached is not None:
             return dict(cached)
-        state = await self.db.runInteraction("get_state_for_group", get_state_for_group_txn, group)
+        state = await self.db.runInteraction("get_state_for_group", get_state_for_group_txn, group, db_autocommit=True)
         self._group_cache.set(group, state)
         return dict(state)
 
@@ -47,7 +47,7 @@ class StateStore:
             )
             return {r[0]: (int(r[1]), int(r[2])) for r in txn.fetchall()}
 
-        return await self.db.runInteraction("get_state_groups_for_events", txn_fn)
+        return await self.db.runInteraction("get_state_groups_for_events", txn_fn, db_autocommit=True)
 
     # -- state at events ------------------------------------------------------
     async def get_state_ids_for_event(self, event_id: str, before: bool = False) -> StateMap:
@@ -70,7 +70,7 @@ class StateStore:
             txn.execute("SELECT type, state_key, event_id FROM current_state_events WHERE room_id = ?", (room_id,))
             return {(r[0], r[1]): r[2] for r in txn.fetchall()}
 
-        return await self.db.runInteraction("get_current_state_ids", txn_fn)
+        return await self.db.runInteraction("get_current_state_ids", txn_fn, db_autocommit=True)
 
     async def get_current_state(self, room_id: str) -> dict[tuple[str, str], FrozenEvent]:
         ids = await self.get_current_state_ids(room_id)
@@ -88,7 +88,7 @@ class StateStore:
             row = txn.fetchone()
             return row[0] if row else None
 
-        event_id = await self.db.runInteraction("get_current_state_event", txn_fn)
+        event_id = await self.db.runInteraction("get_current_state_event", txn_fn, db_autocommit=True)
         if event_id is None:
             return None
         return await self.events.get_event(event_id, allow_none=True)

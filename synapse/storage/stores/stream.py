@@ -153,7 +153,7 @@ class StreamStore:
         if not ranges or limit <= 0:
             return {}
         rows = await self._db.runInteraction(
-            "get_recent_events_for_rooms", self._recent_events_txn, ranges, limit + 1, event_filter
+            "get_recent_events_for_rooms", self._recent_events_txn, ranges, limit + 1, event_filter, db_autocommit=True
         )
         return await self._timelines_from_rows(rows, ranges, limit, event_filter)
 
@@ -237,6 +237,7 @@ class StreamStore:
                 False,
                 wanted,
                 event_filter,
+                db_autocommit=True,
             )
             more = await self._events.get_events_as_list([i for i, _ in ids])
             kept += [e for e in more if event_filter.check(e)]
@@ -300,7 +301,7 @@ class StreamStore:
             found.sort()
             return found[:limit]
 
-        rows = await self._db.runInteraction("get_events_for_rooms_between", txn_fn)
+        rows = await self._db.runInteraction("get_events_for_rooms_between", txn_fn, db_autocommit=True)
         return await self._events.get_events_as_list([event_id for _, event_id in rows])
 
     async def get_last_event_in_rooms(self, room_ids: Iterable[str], at_pos: int) -> dict[str, FrozenEvent]:
@@ -320,7 +321,7 @@ class StreamStore:
                     found.append(row[0])
             return found
 
-        ids = await self._db.runInteraction("get_last_event_in_rooms", txn_fn)
+        ids = await self._db.runInteraction("get_last_event_in_rooms", txn_fn, db_autocommit=True)
         return {e.room_id: e for e in await self._events.get_events_as_list(ids)}
 
     # -- topological order: /messages and /context -------------------------
@@ -352,6 +353,7 @@ class StreamStore:
                 True,
                 wanted,
                 event_filter,
+                db_autocommit=True,
             )
             exhausted = len(ids) < wanted
             batch = await self._events.get_events_as_list([i for i, _ in ids])
@@ -385,7 +387,13 @@ class StreamStore:
     async def get_membership_changes_for_user(self, user_id: str, from_pos: int, to_pos: int) -> list[MembershipChange]:
         """The user's membership events in (from_pos, to_pos], oldest first."""
         return await self._db.runInteraction(
-            "get_membership_changes_for_user", self._membership_rows_txn, user_id, None, from_pos, to_pos
+            "get_membership_changes_for_user",
+            self._membership_rows_txn,
+            user_id,
+            None,
+            from_pos,
+            to_pos,
+            db_autocommit=True,
         )
 
     async def get_membership_history(
@@ -393,7 +401,7 @@ class StreamStore:
     ) -> dict[str, list[MembershipChange]]:
         """Every membership event of the user in each room (up to `to_pos`), oldest first."""
         rows = await self._db.runInteraction(
-            "get_membership_history", self._membership_rows_txn, user_id, list(room_ids), 0, to_pos
+            "get_membership_history", self._membership_rows_txn, user_id, list(room_ids), 0, to_pos, db_autocommit=True
         )
         history: dict[str, list[MembershipChange]] = {room_id: [] for room_id in room_ids}
         for row in rows:
@@ -454,7 +462,7 @@ class StreamStore:
                     found[room_id][(event_type, "")] = event_id
             return found
 
-        return await self._db.runInteraction("get_current_state_ids_of_types", txn_fn)
+        return await self._db.runInteraction("get_current_state_ids_of_types", txn_fn, db_autocommit=True)
 
     # -- room summaries (/sync) --------------------------------------------
     async def get_room_summaries(self, room_ids: Sequence[str], user_id: str) -> dict[str, "RoomSummary"]:
@@ -503,7 +511,7 @@ class StreamStore:
                 summaries[room_id] = RoomSummary(c.get("join", 0), c.get("invite", 0), heroes)
             return summaries
 
-        return await self._db.runInteraction("get_room_summaries", txn_fn)
+        return await self._db.runInteraction("get_room_summaries", txn_fn, db_autocommit=True)
 
 
 @attrs.frozen

@@ -34,7 +34,7 @@ class TypingStore:
                     typing[room_id].append(user_id)
             return {room_id: sorted(users) for room_id, users in typing.items()}
 
-        return await self._db.runInteraction("get_typing_users", txn)
+        return await self._db.runInteraction("get_typing_users", txn, db_autocommit=True)
 
     async def get_rooms_changed_between(self, from_pos: int, to_pos: int) -> list[str]:
         """Rooms whose typing set changed in (from_pos, to_pos]."""
@@ -45,4 +45,4 @@ class TypingStore:
             )
             return [row[0] for row in txn.fetchall()]
 
-        return await self._db.runInteraction("typing_rooms_changed", txn)
+        return await self._db.runInteraction("typing_rooms_changed", txn, db_autocommit=True)
