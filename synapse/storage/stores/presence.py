@@ -1,0 +1,130 @@
+"""Reads of presence; writes are the presence stream's
+(synapse/streams/presence.py).
+
+"Peers" of a user are the users joined to a room the user is joined to,
+as of current state; presence is shared with them only.
+"""
+
+from typing import Any, Collection, Optional
+
+import attrs
+
+from synapse.storage.database import SELECT_MANY_BATCH_SIZE, DatabasePool
+
+OFFLINE = "offline"
+
+# the syncing user's peers (bound twice: the user, for the room and self)
+_PEERS_SQL = (
+    "p.user_id = ? OR p.user_id IN ("
+    " SELECT o.state_key FROM current_state_events AS m"
+    " JOIN current_state_events AS o ON o.room_id = m.room_id"
+    " WHERE m.type = 'm.room.member' AND m.state_key = ? AND m.membership = 'join'"
+    " AND o.type = 'm.room.member' AND o.membership = 'join')"
+)
+_COLUMNS = "p.user_id, p.state, p.status_msg, p.last_active_ts, p.currently_active"
+
+
+@attrs.frozen
+class UserPresence:
+    """One user's presence as stored (offline with no activity when no row)."""
+
+    user_id: str
+    state: str = OFFLINE
+    status_msg: Optional[str] = None
+    # ms since the epoch of the last activity; 0 when never active
+    last_active_ts: int = 0
+    currently_active: bool = False
+
+
+def _rows(txn: Any) -> list[UserPresence]:
+    return [UserPresence(r[0], r[1], r[2], int(r[3]), bool(r[4])) for r in txn.fetchall()]
+
+
+class PresenceStore:
+    def __init__(self, db: DatabasePool) -> None:
+        self._db = db
+
+    async def get_presence(self, user_id: str) -> UserPresence:
+        def txn(txn: Any) -> UserPresence:
+            txn.execute(f"SELECT {_COLUMNS} FROM presence_state AS p WHERE p.user_id = ?", (user_id,))
+            rows = _rows(txn)
+            return rows[0] if rows else UserPresence(user_id)
+
+        return await self._db.runInteraction("get_presence", txn)
+
+    async def get_not_offline(self) -> list[UserPresence]:
+        """Every user whose presence is not offline (the writer's timeouts start here)."""
+
+        def txn(txn: Any) -> list[UserPresence]:
+            txn.execute(f"SELECT {_COLUMNS} FROM presence_state AS p WHERE p.state != ?", (OFFLINE,))
+            return _rows(txn)
+
+        return await self._db.runInteraction("get_presence_not_offline", txn)
+
+    async def get_peers_presence(self, user_id: str) -> list[UserPresence]:
+        """For an initial sync: the user's own presence and that of their
+        peers who are not offline."""
+
+        def txn(txn: Any) -> list[UserPresence]:
+            txn.execute(
+                f"SELECT {_COLUMNS} FROM presence_state AS p WHERE ({_PEERS_SQL})"
+                " AND (p.state != ? OR p.user_id = ?) ORDER BY p.user_id",
+                (user_id, user_id, OFFLINE, user_id),
+            )
+            return _rows(txn)
+
+        return await self._db.runInteraction("get_peers_presence", txn)
+
+    async def get_peers_changes(self, user_id: str, from_pos: int, to_pos: int) -> list[UserPresence]:
+        """The user's and their peers' presence that changed in (from_pos, to_pos]."""
+
+        def txn(txn: Any) -> list[UserPresence]:
+            txn.execute(
+                f"SELECT {_COLUMNS} FROM presence_state AS p"
+                f" WHERE p.stream_id > ? AND p.stream_id <= ? AND ({_PEERS_SQL}) ORDER BY p.user_id",
+                (from_pos, to_pos, user_id, user_id),
+            )
+            return _rows(txn)
+
+        return await self._db.runInteraction("get_peers_presence_changes", txn)
+
+    async def shares_a_room(self, user_id: str, other_id: str) -> bool:
+        def txn(txn: Any) -> bool:
+            txn.execute(
+                "SELECT 1 FROM current_state_events AS m JOIN current_state_events AS o ON o.room_id = m.room_id"
+                " WHERE m.type = 'm.room.member' AND m.state_key = ? AND m.membership = 'join'"
+                " AND o.type = 'm.room.member' AND o.state_key = ? AND o.membership = 'join' LIMIT 1",
+                (user_id, other_id),
+            )
+            return txn.fetchone() is not None
+
+        return await self._db.runInteraction("presence_shares_a_room", txn)
+
+    async def get_users_changed_between(self, from_pos: int, to_pos: int) -> list[str]:
+        def txn(txn: Any) -> list[str]:
+            txn.execute(
+                "SELECT user_id FROM presence_state WHERE stream_id > ? AND stream_id <= ?", (from_pos, to_pos)
+            )
+            return [row[0] for row in txn.fetchall()]
+
+        return await self._db.runInteraction("presence_users_changed", txn)
+
+    async def get_joined_rooms_of_users(self, user_ids: Collection[str]) -> set[str]:
+        """The rooms any of `user_ids` is joined to: whose long-polls a change wakes."""
+
+        def txn(txn: Any) -> set[str]:
+            users = list(user_ids)
+            rooms: set[str] = set()
+            for start in range(0, len(users), SELECT_MANY_BATCH_SIZE):
+                in_sql, in_args = txn.database_engine.in_list_clause(
+                    "state_key", users[start : start + SELECT_MANY_BATCH_SIZE]
+                )
+                txn.execute(
+                    "SELECT DISTINCT room_id FROM current_state_events"
+                    f" WHERE type = 'm.room.member' AND membership = 'join' AND {in_sql}",
+                    in_args,
+                )
+                rooms.update(row[0] for row in txn.fetchall())
+            return rooms
+
+        return await self._db.runInteraction("presence_joined_rooms_of_users", txn)
