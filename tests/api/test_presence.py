@@ -7,12 +7,12 @@ woken long-poll, and activity bringing an idle user back online."""
 import json
 import threading
 import time
-import urllib.parse
 from typing import Any, Callable, Iterator, Union
 
 import pytest
 
 from tests.accounts.client import FAST_BCRYPT, Client, start_accounts_homeserver, unique
+from tests.api.test_typing_receipts import q, shared_room
 from tests.support.homeserver import Homeserver
 from tests.support.topology import Topology, start_topology
 
@@ -37,22 +37,10 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
     hs.stop()
 
 
-def q(value: str) -> str:
-    return urllib.parse.quote(value, safe="")
-
-
 def new_user(server: Server) -> Client:
     client = Client(server.base_url)
     client.register(unique("pr"))
     return client
-
-
-def shared_room(owner: Client, *others: Client) -> str:
-    status, body = owner.post("/createRoom", {"preset": "public_chat"})
-    assert status == 200, body
-    for other in others:
-        assert other.post(f"/rooms/{q(body['room_id'])}/join")[0] == 200
-    return body["room_id"]
 
 
 def put_presence(client: Client, body: Any, prefix: str = "/_matrix/client/v3") -> tuple[int, Any]:
