@@ -57,6 +57,8 @@ class SyncReporter:
         self._stop_timers: dict[str, IDelayedCall] = {}
         # one report at a time per user, in order (a start never overtakes a stop)
         self._calls = KeyedLinearizer()
+        # whether the last refresh sent was empty (quiet processes stop refreshing)
+        self._sent_empty = False
 
     @asynccontextmanager
     async def syncing(self, user_id: str, set_presence: str) -> AsyncIterator[None]:
@@ -101,8 +103,12 @@ class SyncReporter:
         _in_background(f"reporting that {user_id} stopped syncing", report())
 
     async def refresh(self) -> None:
-        """Re-sends every user served here (also when none: a restarted
-        process clears what the writer kept of its previous life)."""
+        """Re-sends every user served here. With none, once: a restarted
+        process so clears what the writer kept of its previous life, and a
+        process that serves no /sync (an event persister) then stays quiet."""
+        if not self._reported and self._sent_empty:
+            return
+        self._sent_empty = not self._reported
         try:
             await self._writer().refresh_syncing(instance=self._instance, users=dict(self._reported))
         except Exception as e:

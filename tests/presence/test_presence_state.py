@@ -138,6 +138,12 @@ def test_reporter_reports_transitions_not_every_long_poll() -> None:
     _one_sync(reporter, BOB)
     defer.ensureDeferred(reporter.refresh())
     assert writer.calls[-1] == ("refresh_syncing", {"instance": "worker1", "users": {BOB: ONLINE}})
+    # serving nobody: one empty refresh, then none
+    reactor.advance(T.sync_stop_grace_ms / 1000)
+    calls = len(writer.calls)
+    for _ in range(3):
+        defer.ensureDeferred(reporter.refresh())
+    assert writer.calls[calls:] == [("refresh_syncing", {"instance": "worker1", "users": {}})]
 
 
 def test_reporter_keeps_a_user_whose_syncs_overlap() -> None:
