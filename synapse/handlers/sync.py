@@ -215,6 +215,8 @@ class SyncHandler:
                 joined_room_ids=joined,
                 filter=fc,
                 since_pos=since_stream_pos,
+                events_from_pos=since_pos,
+                events_to_pos=now_pos,
             )
             contribution = await stream.sync(ctx)
             if contribution.position is not None:

@@ -19,8 +19,9 @@ are not offline in memory, to apply timeouts without scanning the table.
 
 In /sync, the top-level `presence` holds m.presence events: on an initial
 sync the user's own presence and their peers' who are not offline; then
-the user's and peers' changes in (since, now]. Nothing when presence is
-disabled.
+the user's and peers' changes in (since, now], and the presence of new
+peers (joins in the same range of the events stream). Nothing when
+presence is disabled.
 """
 
 import logging
@@ -163,13 +164,22 @@ class PresenceStream(UserStream):
         return StreamUpdates(rooms=rooms, users=users)
 
     async def sync(self, ctx: SyncContext) -> SyncContribution:
-        if not self._hs.config.presence.enabled or ctx.to_pos <= ctx.from_pos:
+        if not self._hs.config.presence.enabled:
             return SyncContribution()
         store = self._hs.stores.presence
         if ctx.from_pos == 0:
-            rows = await store.get_peers_presence(ctx.user_id)
+            rows = await store.get_peers_presence(ctx.user_id) if ctx.to_pos > 0 else []
         else:
-            rows = await store.get_peers_changes(ctx.user_id, ctx.from_pos, ctx.to_pos)
+            changed, new_peers = [], []
+            if ctx.to_pos > ctx.from_pos:
+                changed = await store.get_peers_changes(ctx.user_id, ctx.from_pos, ctx.to_pos)
+            if ctx.events_to_pos > ctx.events_from_pos:
+                new_peers = await store.get_new_peers_presence(
+                    ctx.user_id, ctx.joined_room_ids, ctx.events_from_pos, ctx.events_to_pos
+                )
+            by_user = {p.user_id: p for p in new_peers}
+            by_user.update((p.user_id, p) for p in changed)
+            rows = [by_user[u] for u in sorted(by_user)]
         now = self._now()
         presence_filter = ctx.filter.presence_filter
         events = presence_filter.filter(

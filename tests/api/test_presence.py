@@ -153,6 +153,22 @@ def test_presence_in_sync(server: Server) -> None:
     assert presence_of(sync(bob, f"?since={q(changed['next_batch'])}")) == {}
 
 
+def test_new_peers_see_each_others_presence(server: Server) -> None:
+    alice, bob = new_user(server), new_user(server)
+    room = shared_room(alice)
+    assert put_presence(alice, {"presence": "online", "status_msg": "a"})[0] == 200
+    assert put_presence(bob, {"presence": "online", "status_msg": "b"})[0] == 200
+    alice_since, bob_since = sync(alice)["next_batch"], sync(bob)["next_batch"]
+    assert bob.post(f"/rooms/{q(room)}/join")[0] == 200
+    # the join makes them peers: each incremental sync tells of the other,
+    # whose presence did not change since
+    # (long-polls: on workers, the sync worker hears of the join shortly after)
+    seen_by_bob = presence_of(sync(bob, f"?since={q(bob_since)}&timeout=10000"))
+    assert seen_by_bob[alice.user_id]["status_msg"] == "a"
+    seen_by_alice = presence_of(sync(alice, f"?since={q(alice_since)}&timeout=10000"))
+    assert seen_by_alice[bob.user_id]["status_msg"] == "b"
+
+
 def test_presence_filter(server: Server) -> None:
     alice, bob, carol = new_user(server), new_user(server), new_user(server)
     shared_room(alice, bob, carol)

@@ -88,6 +88,50 @@ class PresenceStore:
 
         return await self._db.runInteraction("get_peers_presence_changes", txn)
 
+    async def get_new_peers_presence(
+        self, user_id: str, joined_room_ids: Collection[str], from_pos: int, to_pos: int
+    ) -> list[UserPresence]:
+        """Presence (not offline) of those who became the user's peers through
+        joins in (from_pos, to_pos] of the events stream: every member of a
+        room the user joined, and whoever joined a room the user is in."""
+
+        def txn(txn: Any) -> list[UserPresence]:
+            txn.execute(
+                "SELECT e.room_id, e.state_key FROM events AS e JOIN room_memberships AS r USING (event_id)"
+                " WHERE e.stream_ordering > ? AND e.stream_ordering <= ?"
+                " AND e.type = 'm.room.member' AND r.membership = 'join'",
+                (from_pos, to_pos),
+            )
+            joined = set(joined_room_ids)
+            joins = [(room_id, joiner) for room_id, joiner in txn.fetchall() if room_id in joined]
+            peers = {joiner for _, joiner in joins if joiner != user_id}
+            rooms_joined = sorted({room_id for room_id, joiner in joins if joiner == user_id})
+            for start in range(0, len(rooms_joined), SELECT_MANY_BATCH_SIZE):
+                in_sql, in_args = txn.database_engine.in_list_clause(
+                    "room_id", rooms_joined[start : start + SELECT_MANY_BATCH_SIZE]
+                )
+                txn.execute(
+                    "SELECT state_key FROM current_state_events"
+                    f" WHERE type = 'm.room.member' AND membership = 'join' AND {in_sql}",
+                    in_args,
+                )
+                peers.update(row[0] for row in txn.fetchall())
+            peers.discard(user_id)
+            found: list[UserPresence] = []
+            users = sorted(peers)
+            for start in range(0, len(users), SELECT_MANY_BATCH_SIZE):
+                in_sql, in_args = txn.database_engine.in_list_clause(
+                    "p.user_id", users[start : start + SELECT_MANY_BATCH_SIZE]
+                )
+                txn.execute(
+                    f"SELECT {_COLUMNS} FROM presence_state AS p WHERE p.state != ? AND {in_sql}",
+                    [OFFLINE, *in_args],
+                )
+                found += _rows(txn)
+            return found
+
+        return await self._db.runInteraction("get_new_peers_presence", txn)
+
     async def shares_a_room(self, user_id: str, other_id: str) -> bool:
         def txn(txn: Any) -> bool:
             txn.execute(
