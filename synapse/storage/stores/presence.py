@@ -9,7 +9,7 @@ from typing import Any, Collection, Optional
 
 import attrs
 
-from synapse.storage.database import SELECT_MANY_BATCH_SIZE, DatabasePool
+from synapse.storage.database import DatabasePool
 
 OFFLINE = "offline"
 
@@ -21,7 +21,9 @@ _PEERS_SQL = (
     " WHERE m.type = 'm.room.member' AND m.state_key = ? AND m.membership = 'join'"
     " AND o.type = 'm.room.member' AND o.membership = 'join')"
 )
-_COLUMNS = "p.user_id, p.state, p.status_msg, p.last_active_ts, p.currently_active"
+_FIELDS = ["user_id", "state", "status_msg", "last_active_ts", "currently_active"]
+_COLUMNS = ", ".join(f"p.{field}" for field in _FIELDS)
+_JOINED = {"type": "m.room.member", "membership": "join"}
 
 
 @attrs.frozen
@@ -36,8 +38,12 @@ class UserPresence:
     currently_active: bool = False
 
 
+def _rows_of(rows: list[tuple]) -> list[UserPresence]:
+    return [UserPresence(r[0], r[1], r[2], int(r[3]), bool(r[4])) for r in rows]
+
+
 def _rows(txn: Any) -> list[UserPresence]:
-    return [UserPresence(r[0], r[1], r[2], int(r[3]), bool(r[4])) for r in txn.fetchall()]
+    return _rows_of(txn.fetchall())
 
 
 class PresenceStore:
@@ -104,31 +110,16 @@ class PresenceStore:
             )
             joined = set(joined_room_ids)
             joins = [(room_id, joiner) for room_id, joiner in txn.fetchall() if room_id in joined]
-            peers = {joiner for _, joiner in joins if joiner != user_id}
-            rooms_joined = sorted({room_id for room_id, joiner in joins if joiner == user_id})
-            for start in range(0, len(rooms_joined), SELECT_MANY_BATCH_SIZE):
-                in_sql, in_args = txn.database_engine.in_list_clause(
-                    "room_id", rooms_joined[start : start + SELECT_MANY_BATCH_SIZE]
-                )
-                txn.execute(
-                    "SELECT state_key FROM current_state_events"
-                    f" WHERE type = 'm.room.member' AND membership = 'join' AND {in_sql}",
-                    in_args,
-                )
-                peers.update(row[0] for row in txn.fetchall())
+            peers = {joiner for _, joiner in joins}
+            rooms_joined = {room_id for room_id, joiner in joins if joiner == user_id}
+            members = DatabasePool.simple_select_many_txn(
+                txn, "current_state_events", "room_id", sorted(rooms_joined), ["state_key"], _JOINED
+            )
+            peers.update(row["state_key"] for row in members)
             peers.discard(user_id)
-            found: list[UserPresence] = []
-            users = sorted(peers)
-            for start in range(0, len(users), SELECT_MANY_BATCH_SIZE):
-                in_sql, in_args = txn.database_engine.in_list_clause(
-                    "p.user_id", users[start : start + SELECT_MANY_BATCH_SIZE]
-                )
-                txn.execute(
-                    f"SELECT {_COLUMNS} FROM presence_state AS p WHERE p.state != ? AND {in_sql}",
-                    [OFFLINE, *in_args],
-                )
-                found += _rows(txn)
-            return found
+            rows = DatabasePool.simple_select_many_txn(txn, "presence_state", "user_id", sorted(peers), _FIELDS)
+            found = _rows_of([tuple(r[f] for f in _FIELDS) for r in rows])
+            return [p for p in found if p.state != OFFLINE]
 
         return await self._db.runInteraction("get_new_peers_presence", txn)
 
@@ -157,18 +148,9 @@ class PresenceStore:
         """The rooms any of `user_ids` is joined to: whose long-polls a change wakes."""
 
         def txn(txn: Any) -> set[str]:
-            users = list(user_ids)
-            rooms: set[str] = set()
-            for start in range(0, len(users), SELECT_MANY_BATCH_SIZE):
-                in_sql, in_args = txn.database_engine.in_list_clause(
-                    "state_key", users[start : start + SELECT_MANY_BATCH_SIZE]
-                )
-                txn.execute(
-                    "SELECT DISTINCT room_id FROM current_state_events"
-                    f" WHERE type = 'm.room.member' AND membership = 'join' AND {in_sql}",
-                    in_args,
-                )
-                rooms.update(row[0] for row in txn.fetchall())
-            return rooms
+            rows = DatabasePool.simple_select_many_txn(
+                txn, "current_state_events", "state_key", list(user_ids), ["room_id"], _JOINED
+            )
+            return {row["room_id"] for row in rows}
 
         return await self._db.runInteraction("presence_joined_rooms_of_users", txn)
