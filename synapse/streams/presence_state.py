@@ -72,7 +72,7 @@ def presence_content(presence: UserPresence, now: int) -> dict:
         content["last_active_ago"] = max(0, now - presence.last_active_ts)
     if presence.status_msg is not None:
         content["status_msg"] = presence.status_msg
-    if presence.state != OFFLINE:
+    if presence.state == ONLINE:  # the spec defines it for online only
         content["currently_active"] = presence.currently_active
     return content
 

@@ -67,6 +67,9 @@ def test_activity_and_sync_start() -> None:
 
 def test_presence_content() -> None:
     assert presence_content(UserPresence(ALICE), 50) == {"presence": "offline"}
+    assert presence_content(UserPresence(ALICE, UNAVAILABLE, None, 20, False), 50) == {
+        "presence": "unavailable", "last_active_ago": 30,
+    }  # fmt: skip
     online = UserPresence(ALICE, ONLINE, "lunch", 20, True)
     assert presence_content(online, 50) == {
         "presence": "online", "last_active_ago": 30, "status_msg": "lunch", "currently_active": True,
