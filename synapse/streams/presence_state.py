@@ -39,7 +39,10 @@ def on_activity(current: UserPresence, now: int) -> UserPresence:
 def on_sync_start(current: UserPresence, set_presence: str, now: int) -> UserPresence:
     """A process started serving the user's /sync with `set_presence`:
     online brings an offline user online; unavailable marks them so. An
-    idle (unavailable) user stays so while syncing: syncing is not activity."""
+    idle (unavailable) user stays so while syncing: syncing is not activity
+    (the spec's "pro-active event"). Processes report a start only when a
+    user begins syncing there, so a user who PUTs offline stays offline
+    while their client keeps syncing."""
     if set_presence == ONLINE and current.state == OFFLINE:
         return attrs.evolve(current, state=ONLINE, last_active_ts=now, currently_active=True)
     if set_presence == UNAVAILABLE and current.state != UNAVAILABLE:
