@@ -51,6 +51,8 @@ def build_routes() -> list[Route]:
     routes += _typing_receipts_routes()
     # --- send-to-device messages (the to_device stream)
     routes += _to_device_routes()
+    # --- presence (the presence stream)
+    routes += _presence_routes()
     return routes
 
 
@@ -199,3 +201,9 @@ def _to_device_routes() -> list[Route]:
     # The workers doc routes sendToDevice to the to_device stream's writer;
     # any other process serves it too, forwarding the write.
     return [Route(sendtodevice.SendToDeviceRestServlet, stream="to_device")]
+
+
+def _presence_routes() -> list[Route]:
+    from synapse.rest.client import presence
+
+    return [Route(presence.PresenceStatusServlet, stream="presence")]

@@ -99,12 +99,27 @@ class HomeServer:
             )
         self._stores = DataStores(self._db, self.clock, self.id_generators)
         await self._setup_replication()
+        self._start_presence()
         if self.config.worker.should_update_user_directory and self.config.userdirectory.enabled:
             from synapse.handlers.user_directory import UPDATE_INTERVAL_S
 
             updater = self.clock.looping_call(self.user_directory_handler.run_updater, UPDATE_INTERVAL_S)
             self._background.append(updater)
         logger.info("Server %s (instance %s) set up", self.hostname, self.instance_name)
+
+    def _start_presence(self) -> None:
+        """Where presence is tracked, every process re-sends the users whose
+        /sync it serves, and the presence writer applies the timeouts."""
+        presence = self.config.presence
+        if not (presence.enabled and presence.track_presence):
+            return
+        timeouts = presence.timeouts
+        self._background.append(
+            self.clock.looping_call(self.presence_handler.sync_reporter.refresh, timeouts.refresh_ms / 1000)
+        )
+        if self.id_generators["presence"].is_writer:
+            check_timeouts = self.user_streams["presence"].check_timeouts  # type: ignore[attr-defined]
+            self._background.append(self.clock.looping_call(check_timeouts, timeouts.check_ms / 1000))
 
     async def _wait_for_schema(self, reason: str) -> None:
         """A worker started before main (or before main upgraded the schema)
@@ -462,6 +477,12 @@ class HomeServer:
         from synapse.handlers.initial_sync import InitialSyncHandler
 
         return InitialSyncHandler(self)
+
+    @cached_property
+    def presence_handler(self) -> Any:
+        from synapse.handlers.presence import PresenceHandler
+
+        return PresenceHandler(self)
 
     # -- handlers: encryption, search, relations, user directory ------------
     @cached_property

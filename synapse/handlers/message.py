@@ -94,6 +94,7 @@ class EventCreationHandler:
             if context is not None:
                 # another process may have sent this txn id first: its event wins
                 event, _ = await self._hs.event_persister.persist_event(event, context)
+        self._hs.presence_handler.bump_active(requester.user_id)
         return event
 
     async def _event_for_txn(self, requester: Requester, room_id: str, txn_id: str) -> Optional[FrozenEvent]:

@@ -138,13 +138,18 @@ class SyncHandler:
         """The sync response, waiting up to `timeout_ms` for something new when
         this is an incremental sync with nothing to report yet."""
         if request.since is None or request.full_state or timeout_ms <= 0:
-            return (await self.current_sync(request)).to_json()
-        user_id = request.requester.user_id
-        rooms = await self._hs.stores.members.get_rooms_for_user(user_id)
-        result = await self._hs.notifier.wait_for_events(
-            user_id, [r.room_id for r in rooms], timeout_ms, lambda: self.current_sync(request)
-        )
-        return result.to_json()
+            result = await self.current_sync(request)
+        else:
+            user_id = request.requester.user_id
+            rooms = await self._hs.stores.members.get_rooms_for_user(user_id)
+            result = await self._hs.notifier.wait_for_events(
+                user_id, [r.room_id for r in rooms], timeout_ms, lambda: self.current_sync(request)
+            )
+        body = result.to_json()
+        if not self._hs.config.presence.enabled:
+            # like Synapse: no presence section at all when presence is off
+            del body["presence"]
+        return body
 
     async def current_sync(self, request: SyncRequest) -> SyncResult:
         """One sync from `request.since` up to the current position."""
@@ -210,6 +215,8 @@ class SyncHandler:
                 joined_room_ids=joined,
                 filter=fc,
                 since_pos=since_stream_pos,
+                events_from_pos=since_pos,
+                events_to_pos=now_pos,
             )
             contribution = await stream.sync(ctx)
             if contribution.position is not None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from synapse.storage.stores.e2e_keys import E2eKeysStore
     from synapse.storage.stores.events_read import EventsReadStore
     from synapse.storage.stores.filtering import FilteringStore
+    from synapse.storage.stores.presence import PresenceStore
     from synapse.storage.stores.profile import ProfileStore
     from synapse.storage.stores.receipts import ReceiptsStore
     from synapse.storage.stores.registration import RegistrationStore
@@ -158,3 +159,9 @@ class DataStores:
         from synapse.storage.stores.to_device import ToDeviceStore
 
         return ToDeviceStore(self.db)
+
+    @cached_property
+    def presence(self) -> "PresenceStore":
+        from synapse.storage.stores.presence import PresenceStore
+
+        return PresenceStore(self.db)

@@ -41,6 +41,10 @@ class SyncContext:
     # the since token's position even on a full_state sync (0 on an initial
     # sync): what the client acknowledged having received (to_device deletes up to it)
     since_pos: int = 0
+    # the events stream positions of the same sync, (events_from_pos,
+    # events_to_pos]: which memberships changed (presence tells new peers)
+    events_from_pos: int = 0
+    events_to_pos: int = 0
 
 
 @attrs.define

@@ -10,6 +10,7 @@ from typing import Any, Optional
 
 from signedjson.key import generate_signing_key
 
+from synapse.config.presence import PresenceConfig
 from synapse.events.room_versions import KNOWN_ROOM_VERSIONS
 from synapse.server import HomeServer
 from synapse.storage.database import DatabasePool
@@ -33,7 +34,7 @@ def _limit(per_second: float = 1000.0, burst_count: int = 1000) -> Limit:
 def make_config(**ratelimits: Any) -> SimpleNamespace:
     names = (
         "rc_message", "rc_joins_local", "rc_joins_per_room", "rc_invites_per_room",
-        "rc_invites_per_user", "rc_invites_per_issuer", "rc_room_creation",
+        "rc_invites_per_user", "rc_invites_per_issuer", "rc_room_creation", "rc_presence_per_user",
     )  # fmt: skip
     limits = {name: ratelimits.get(name, _limit()) for name in names}
     return SimpleNamespace(
@@ -46,6 +47,7 @@ def make_config(**ratelimits: Any) -> SimpleNamespace:
             enable_room_list_search=True,
         ),
         key=SimpleNamespace(signing_key=[generate_signing_key("a_test")]),
+        presence=PresenceConfig(enabled=True, track_presence=True),
     )
 
 

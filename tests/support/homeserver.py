@@ -402,6 +402,8 @@ def _kill_if_running(process: subprocess.Popen) -> None:
 def _deep_merge(target: dict[str, Any], overrides: dict[str, Any]) -> None:
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(target.get(key), dict):
+            # a copy: the rate limits share one dict (_UNLIMITED) between keys
+            target[key] = dict(target[key])
             _deep_merge(target[key], value)
         else:
             target[key] = value

@@ -44,6 +44,7 @@ async def _require_event_in_room(hs: "HomeServer", room_id: str, event_id: str) 
 
 
 async def _mark(hs: "HomeServer", room_id: str, user_id: str, marker: str, event_id: str, thread_id: str) -> None:
+    hs.presence_handler.bump_active(user_id)
     if marker == FULLY_READ:
         await hs.stream_writer("account_data").set_account_data(
             user_id=user_id, data_type=FULLY_READ, content={"event_id": event_id}, room_id=room_id

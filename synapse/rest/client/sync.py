@@ -30,8 +30,7 @@ class SyncServlet(RestServlet):
         since = parse_string(request, "since")
         timeout = parse_integer(request, "timeout", default=0) or 0
         full_state = parse_boolean(request, "full_state", default=False) or False
-        # accepted and validated; presence is not tracked yet
-        parse_string(request, "set_presence", allowed_values=("online", "offline", "unavailable"))
+        set_presence = parse_string(request, "set_presence", allowed_values=("online", "offline", "unavailable"))
         filter_collection = await self._hs.filtering.resolve_filter_param(
             requester.user_id, parse_string(request, "filter")
         )
@@ -41,5 +40,6 @@ class SyncServlet(RestServlet):
             since=StreamToken.from_string(since) if since else None,
             full_state=full_state,
         )
-        body = await self._hs.sync_handler.wait_for_sync_for_user(sync_request, min(timeout, MAX_TIMEOUT_MS))
+        async with self._hs.presence_handler.syncing(requester.user_id, set_presence):
+            body = await self._hs.sync_handler.wait_for_sync_for_user(sync_request, min(timeout, MAX_TIMEOUT_MS))
         return 200, body

@@ -48,6 +48,7 @@ class RoomTypingServlet(RestServlet):
         if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 0:
             raise SynapseError(400, "'timeout' must be a non-negative integer", Codes.BAD_JSON)
         await require_joined(self._hs, roomId, userId)
+        self._hs.presence_handler.bump_active(userId)
         await self._hs.stream_writer("typing").set_typing(
             room_id=roomId, user_id=userId, typing=typing, timeout_ms=timeout
         )
