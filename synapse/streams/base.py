@@ -99,3 +99,8 @@ class UserStream:
     async def sync(self, ctx: SyncContext) -> SyncContribution:
         """This stream's part of a /sync between two positions."""
         return SyncContribution()
+
+    async def joined_room_fields(self, ctx: SyncContext, room_ids: Collection[str]) -> dict[str, JsonDict]:
+        """Fields this stream adds to the joined rooms a /sync answers with
+        (after every stream contributed); they never make a room appear."""
+        return {}

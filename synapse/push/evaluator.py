@@ -1,0 +1,273 @@
+"""Push rule evaluation: compiled rules run against one event for many users.
+
+Rules are compiled once per user (and the server-default ruleset once for
+every user without changes): globs become regexes (compiled once per
+pattern), dotted keys become tuples of path segments. `EventFacts` holds
+what one event offers every user (its JSON, member count, the sender's
+power level, mentioned users); a condition that does not depend on the
+user (most of them) is computed once per event and remembered, so
+evaluating a large room costs a few dict lookups per member.
+"""
+
+import functools
+import re
+from typing import Any, Callable, Iterable, Mapping, Optional
+
+import attrs
+
+from synapse.api.filtering import split_field_path
+from synapse.push.rules import DEFAULT_KIND_OF, DEFAULT_RULES, USER_ID_PLACEHOLDER, PushRule, merged_rules
+
+JsonDict = dict[str, Any]
+_MISSING = object()
+_WORD = "A-Za-z0-9_"
+_MEMBER_COUNT = re.compile(r"^(==|<=|>=|<|>)?([0-9]+)$")
+_COMPARE: dict[str, Callable[[int, int], bool]] = {
+    "==": lambda a, b: a == b,
+    "<": lambda a, b: a < b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+# -- building blocks ---------------------------------------------------------------
+def lookup(event: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = event
+    for segment in path:
+        if not isinstance(value, dict):
+            return _MISSING
+        value = value.get(segment, _MISSING)
+        if value is _MISSING:
+            return _MISSING
+    return value
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_glob(pattern: str, word_boundary: bool) -> "re.Pattern[str]":
+    """A glob (`*`, `?`, `[...]`) as a case-insensitive regex: matching the
+    whole value, or with `word_boundary` any substring bounded by non-word
+    characters (the spec's rule for `content.body`)."""
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "*":
+            out.append(".*?")
+        elif ch == "?":
+            out.append(".")
+        elif ch == "[" and "]" in pattern[i + 2 :]:
+            end = pattern.index("]", i + 2)
+            body = pattern[i + 1 : end]
+            negate = body.startswith("!")
+            body = re.sub(r"([\\\]^])", r"\\\1", body[1:] if negate else body)
+            out.append(f"[{'^' if negate else ''}{body}]")
+            i = end
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    regex = "".join(out)
+    if word_boundary:
+        return re.compile(f"(?<![{_WORD}])(?:{regex})(?![{_WORD}])", re.IGNORECASE | re.DOTALL)
+    return re.compile(f"(?:{regex})\\Z", re.IGNORECASE | re.DOTALL)
+
+
+def _exact_equal(a: Any, b: Any) -> bool:
+    """Canonical-JSON equality: no casts between booleans and integers."""
+    return type(a) is type(b) and a == b and (a is None or isinstance(a, (str, int, bool)))
+
+
+# -- per event and per user facts -------------------------------------------------
+@attrs.define
+class EventFacts:
+    """What one event offers every recipient's rules."""
+
+    event: JsonDict
+    member_count: int
+    sender_power_level: int
+    notification_levels: Mapping[str, Any]
+    # condition -> result, for conditions that do not depend on the user
+    memo: dict[int, bool] = attrs.field(factory=dict)
+
+    def body(self) -> Optional[str]:
+        body = lookup(self.event, ("content", "body"))
+        return body if isinstance(body, str) else None
+
+
+@attrs.frozen
+class Recipient:
+    user_id: str
+    display_name: Optional[str] = None
+
+
+# -- conditions ------------------------------------------------------------------
+class Condition:
+    """A compiled condition; `per_user` ones are evaluated for every user."""
+
+    per_user = False
+
+    def matches(self, facts: EventFacts, user: Recipient) -> bool:
+        raise NotImplementedError
+
+
+class Never(Condition):
+    """Unrecognised or malformed conditions never match (the spec's rule)."""
+
+    def matches(self, facts: EventFacts, user: Recipient) -> bool:
+        return False
+
+
+class EventMatch(Condition):
+    def __init__(self, key: str, pattern: str) -> None:
+        self.path = tuple(split_field_path(key))
+        self.per_user = pattern == USER_ID_PLACEHOLDER
+        self.regex = None if self.per_user else compile_glob(pattern, key == "content.body")
+
+    def matches(self, facts: EventFacts, user: Recipient) -> bool:
+        value = lookup(facts.event, self.path)
+        if not isinstance(value, str):
+            return False
+        regex = self.regex or compile_glob(user.user_id, self.path == ("content", "body"))
+        return (regex.search if self.path == ("content", "body") else regex.match)(value) is not None
+
+
+class _PropertyCondition(Condition):
+    """Exact matches of a property against a value (the owner's id for the
+    default rules' placeholder)."""
+
+    def __init__(self, key: str, value: Any) -> None:
+        self.path, self.value = tuple(split_field_path(key)), value
+        self.per_user = value == USER_ID_PLACEHOLDER
+
+    def _expected(self, user: Recipient) -> Any:
+        return user.user_id if self.per_user else self.value
+
+
+class PropertyIs(_PropertyCondition):
+    def matches(self, facts: EventFacts, user: Recipient) -> bool:
+        value = lookup(facts.event, self.path)
+        return value is not _MISSING and _exact_equal(value, self._expected(user))
+
+
+class PropertyContains(_PropertyCondition):
+    def matches(self, facts: EventFacts, user: Recipient) -> bool:
+        values = lookup(facts.event, self.path)
+        expected = self._expected(user)
+        return isinstance(values, list) and any(_exact_equal(v, expected) for v in values)
+
+
+class ContainsDisplayName(Condition):
+    per_user = True
+
+    def matches(self, facts: EventFacts, user: Recipient) -> bool:
+        body = facts.body()
+        if not body or not user.display_name:
+            return False
+        name = re.escape(user.display_name)
+        return re.search(f"(?<![{_WORD}]){name}(?![{_WORD}])", body, re.IGNORECASE) is not None
+
+
+class MemberCount(Condition):
+    def __init__(self, spec: str) -> None:
+        m = _MEMBER_COUNT.match(spec.strip())
+        assert m is not None
+        self.compare, self.number = _COMPARE[m.group(1) or "=="], int(m.group(2))
+
+    def matches(self, facts: EventFacts, user: Recipient) -> bool:
+        return self.compare(facts.member_count, self.number)
+
+
+class SenderPermission(Condition):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def matches(self, facts: EventFacts, user: Recipient) -> bool:
+        required = facts.notification_levels.get(self.key, 50)
+        if isinstance(required, str) and required.lstrip("-").isdigit():
+            required = int(required)
+        if not isinstance(required, int) or isinstance(required, bool):
+            required = 50
+        return facts.sender_power_level >= required
+
+
+def compile_condition(raw: JsonDict) -> Condition:
+    kind = raw.get("kind")
+    key, pattern, value = raw.get("key"), raw.get("pattern"), raw.get("value", _MISSING)
+    if kind == "event_match" and isinstance(key, str) and isinstance(pattern, str):
+        return EventMatch(key, pattern)
+    if kind == "event_property_is" and isinstance(key, str) and value is not _MISSING:
+        return PropertyIs(key, value)
+    if kind == "event_property_contains" and isinstance(key, str) and value is not _MISSING:
+        return PropertyContains(key, value)
+    if kind == "contains_display_name":
+        return ContainsDisplayName()
+    if kind == "room_member_count" and isinstance(raw.get("is"), str) and _MEMBER_COUNT.match(raw["is"].strip()):
+        return MemberCount(raw["is"])
+    if kind == "sender_notification_permission" and isinstance(key, str):
+        return SenderPermission(key)
+    return Never()
+
+
+# -- rules and rulesets ---------------------------------------------------------------
+@attrs.frozen
+class CompiledRule:
+    rule_id: str
+    conditions: tuple[Condition, ...]
+    actions: list[Any]
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_default(rule_id: str) -> tuple[Condition, ...]:
+    """Default rules' conditions are shared by every user's ruleset, so their
+    per-event memo entries are shared too."""
+    raw = next(r for r in DEFAULT_RULES[DEFAULT_KIND_OF[rule_id]] if r["rule_id"] == rule_id)
+    return tuple(compile_condition(c) for c in raw["conditions"])
+
+
+def _compile_rule(rule: PushRule) -> CompiledRule:
+    if rule.default:
+        conditions = _compile_default(rule.rule_id)
+    else:
+        conditions = tuple(compile_condition(c) for c in rule.conditions)
+    return CompiledRule(rule.rule_id, conditions, rule.actions)
+
+
+@attrs.frozen
+class CompiledRuleset:
+    """A user's enabled rules in evaluation order."""
+
+    rules: tuple[CompiledRule, ...]
+
+    @classmethod
+    def from_document(cls, document: Optional[JsonDict]) -> "CompiledRuleset":
+        return cls(tuple(_compile_rule(r) for r in merged_rules(document) if r.enabled))
+
+    def actions_for(self, facts: EventFacts, user: Recipient) -> Optional[list[Any]]:
+        """The actions of the first matching rule; None when none matches."""
+        memo = facts.memo
+        for rule in self.rules:
+            for condition in rule.conditions:
+                if condition.per_user:
+                    ok = condition.matches(facts, user)
+                else:
+                    ok = memo.get(id(condition))  # type: ignore[assignment]
+                    if ok is None:
+                        ok = memo[id(condition)] = condition.matches(facts, user)
+                if not ok:
+                    break
+            else:
+                return rule.actions
+        return None
+
+
+DEFAULT_RULESET = CompiledRuleset.from_document(None)
+
+
+def notifies(actions: Iterable[Any]) -> tuple[bool, bool]:
+    """(notify, highlight) of an action list."""
+    notify = highlight = False
+    for action in actions:
+        if action == "notify":
+            notify = True
+        elif isinstance(action, dict) and action.get("set_tweak") == "highlight":
+            highlight = action.get("value", True) is True
+    return notify, highlight
