@@ -65,9 +65,7 @@ class BulkPushRuleEvaluator:
             return
         state = context.state_ids_before
         members = await self._members_at(context)
-        recipients = {
-            user_id: name for user_id, name in members.joined.items() if user_id.endswith(self._suffix)
-        }
+        recipients = {user_id: name for user_id, name in members.joined.items() if user_id.endswith(self._suffix)}
         recipients.pop(event.sender, None)
         if event.type == "m.room.member" and event.membership == "invite" and event.state_key:
             if event.state_key.endswith(self._suffix):

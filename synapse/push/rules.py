@@ -43,7 +43,11 @@ DEFAULT_OVERRIDE: list[JsonDict] = [
     _rule(".m.rule.suppress_notices", [_match("content.msgtype", "m.notice")], []),
     _rule(
         ".m.rule.invite_for_me",
-        [_match("type", "m.room.member"), _match("content.membership", "invite"), _match("state_key", USER_ID_PLACEHOLDER)],
+        [
+            _match("type", "m.room.member"),
+            _match("content.membership", "invite"),
+            _match("state_key", USER_ID_PLACEHOLDER),
+        ],
         ["notify", _SOUND_DEFAULT],
     ),
     _rule(".m.rule.member_event", [_match("type", "m.room.member")], []),

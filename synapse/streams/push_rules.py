@@ -109,4 +109,3 @@ class PushRulesStream(UserStream):
 
 def _counts_json(counts: tuple[int, int]) -> JsonDict:
     return {"notification_count": counts[0], "highlight_count": counts[1]}
-

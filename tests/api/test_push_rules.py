@@ -126,7 +126,10 @@ def test_rule_crud_ordering_and_errors(homeserver: Deployment) -> None:
     alice = new_user(homeserver)
     base = "/pushrules/global"
     assert alice.put(f"{base}/content/cake", {"pattern": "cake", "actions": ["notify"]}) == (200, {})
-    assert alice.put(f"{base}/content/pie", {"pattern": "pie", "actions": ["notify"]}, ) == (200, {})
+    assert alice.put(
+        f"{base}/content/pie",
+        {"pattern": "pie", "actions": ["notify"]},
+    ) == (200, {})
     # new rules go first; before/after place them relative to user rules
     assert alice.put(f"{base}/content/tart?after=cake", {"pattern": "tart", "actions": []}) == (200, {})
     assert alice.put(f"{base}/content/scone?before=pie", {"pattern": "scone", "actions": ["dont_notify"]}) == (
@@ -158,7 +161,10 @@ def test_rule_crud_ordering_and_errors(homeserver: Deployment) -> None:
         (alice.delete(f"{base}/override/.m.rule.master"), (400, "M_INVALID_PARAM")),
         (alice.put(f"{base}/override/.m.rule.mine", {"actions": []}), (400, "M_INVALID_PARAM")),
         (alice.put(f"{base}/content/x?before=nope", {"pattern": "x", "actions": []}), (400, "M_INVALID_PARAM")),
-        (alice.put(f"{base}/content/x?before=.m.rule.master", {"pattern": "x", "actions": []}), (400, "M_INVALID_PARAM")),
+        (
+            alice.put(f"{base}/content/x?before=.m.rule.master", {"pattern": "x", "actions": []}),
+            (400, "M_INVALID_PARAM"),
+        ),
         (alice.put(f"{base}/content/x", {"actions": []}), (400, "M_MISSING_PARAM")),
         (alice.put(f"{base}/content/x", {"pattern": "x", "actions": ["explode"]}), (400, "M_INVALID_PARAM")),
         (alice.put(f"{base}/content/x", {"pattern": "x", "actions": "notify"}), (400, "M_INVALID_PARAM")),
@@ -240,7 +246,12 @@ def test_custom_rules_change_what_counts(homeserver: Deployment) -> None:
     send(bob, room, text("I like PANCAKES."))
     send(bob, room, text("group message"))  # 3 members: .m.rule.message, notify only
     send(bob, quiet_room, text("ignored"))
-    eventually(lambda: counts() == ({"notification_count": 2, "highlight_count": 1}, {"notification_count": 0, "highlight_count": 0}))
+    eventually(
+        lambda: (
+            counts()
+            == ({"notification_count": 2, "highlight_count": 1}, {"notification_count": 0, "highlight_count": 0})
+        )
+    )
     in_room, in_quiet = counts()
     assert in_room == {"notification_count": 2, "highlight_count": 1}
     assert in_quiet == {"notification_count": 0, "highlight_count": 0}

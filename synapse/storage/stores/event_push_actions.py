@@ -72,9 +72,7 @@ class EventPushActionsStore:
     def __init__(self, db: DatabasePool) -> None:
         self._db = db
 
-    async def get_unread_counts(
-        self, user_id: str, room_ids: Collection[str]
-    ) -> dict[str, dict[str, tuple[int, int]]]:
+    async def get_unread_counts(self, user_id: str, room_ids: Collection[str]) -> dict[str, dict[str, tuple[int, int]]]:
         """room -> thread -> (notification count, highlight count) of unread rows."""
 
         def txn(txn: LoggingTransaction) -> dict[str, dict[str, tuple[int, int]]]:
