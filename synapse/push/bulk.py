@@ -16,17 +16,20 @@ the sender, plus the target of an invite. Kept cheap for large rooms:
 - each user's compiled ruleset is cached (users without changes share the
   compiled server defaults); the push_rules stream drops entries when a
   user's rules change, on every process;
-- conditions that do not depend on the user are computed once per event.
+- per event, each distinct ruleset is reduced once to the rules that may
+  still match and their per-user conditions (`CompiledRuleset.plan`), so
+  a member with the server defaults costs a dict lookup and, at most, a
+  check of whether the event mentions them.
 """
 
-from typing import TYPE_CHECKING, Any, Collection, Optional
+from typing import TYPE_CHECKING, Any, Collection, Mapping, Optional
 
 import attrs
 
 from synapse.events.model import FrozenEvent
 from synapse.events.power_levels import get_user_power_level
 from synapse.events.snapshot import EventContext
-from synapse.push.evaluator import DEFAULT_RULESET, CompiledRuleset, EventFacts, Recipient, notifies
+from synapse.push.evaluator import DEFAULT_RULESET, CompiledRuleset, EventFacts, Recipient
 from synapse.storage.stores.event_push_actions import MAIN_THREAD
 from synapse.storage.stores.relations import THREAD, relation_of
 from synapse.util.caches import LruCache
@@ -39,6 +42,20 @@ JsonDict = dict[str, Any]
 MAX_THREAD_HOPS = 3
 POWER_LEVELS_KEY = ("m.room.power_levels", "")
 CREATE_KEY = ("m.room.create", "")
+
+
+def evaluate_for(
+    recipients: Mapping[str, Optional[str]], rulesets: Mapping[str, CompiledRuleset], facts: EventFacts
+) -> dict[str, list[Any]]:
+    """user -> actions, for the recipients (user -> display name) whose
+    first matching rule notifies or highlights."""
+    actions: dict[str, list[Any]] = {}
+    for user_id, display_name in recipients.items():
+        plan = rulesets.get(user_id, DEFAULT_RULESET).plan(facts)
+        rule = plan.first_match(facts, Recipient(user_id, display_name)) if plan.candidates else plan.fallback
+        if rule is not None and rule.counts:
+            actions[user_id] = rule.actions
+    return actions
 
 
 @attrs.frozen
@@ -74,12 +91,7 @@ class BulkPushRuleEvaluator:
             return
         rulesets = await self._rulesets_for(recipients)
         facts = await self._facts(event, state, len(members.joined))
-        actions: dict[str, list[Any]] = {}
-        for user_id, display_name in recipients.items():
-            found = rulesets.get(user_id, DEFAULT_RULESET).actions_for(facts, Recipient(user_id, display_name))
-            if found and any(notifies(found)):
-                actions[user_id] = found
-        context.push_actions = actions
+        context.push_actions = evaluate_for(recipients, rulesets, facts)
 
     async def thread_of(self, event: FrozenEvent) -> str:
         """The root of the thread an event belongs to (following up to

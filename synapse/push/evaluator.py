@@ -4,14 +4,14 @@ Rules are compiled once per user (and the server-default ruleset once for
 every user without changes): globs become regexes (compiled once per
 pattern), dotted keys become tuples of path segments. `EventFacts` holds
 what one event offers every user (its JSON, member count, the sender's
-power level, mentioned users); a condition that does not depend on the
-user (most of them) is computed once per event and remembered, so
+power level). Per event, each distinct ruleset is reduced once to the
+rules that may still match and their per-user conditions (`plan`), so
 evaluating a large room costs a few dict lookups per member.
 """
 
 import functools
 import re
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Optional
 
 import attrs
 
@@ -76,6 +76,17 @@ def _exact_equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b and (a is None or isinstance(a, (str, int, bool)))
 
 
+def notifies(actions: Iterable[Any]) -> tuple[bool, bool]:
+    """(notify, highlight) of an action list."""
+    notify = highlight = False
+    for action in actions:
+        if action == "notify":
+            notify = True
+        elif isinstance(action, dict) and action.get("set_tweak") == "highlight":
+            highlight = action.get("value", True) is True
+    return notify, highlight
+
+
 # -- per event and per user facts -------------------------------------------------
 @attrs.define
 class EventFacts:
@@ -85,18 +96,42 @@ class EventFacts:
     member_count: int
     sender_power_level: int
     notification_levels: Mapping[str, Any]
-    # condition -> result, for conditions that do not depend on the user
+    # id(ruleset) -> the ruleset reduced for this event (CompiledRuleset.plan)
+    plans: dict[int, Any] = attrs.field(factory=dict)
+    # id(condition) -> result, for conditions that do not depend on the user
+    # (default rules' conditions are shared by every ruleset)
     memo: dict[int, bool] = attrs.field(factory=dict)
+    # property path -> value, for conditions evaluated per user
+    _values: dict[tuple[str, ...], Any] = attrs.field(factory=dict)
+
+    def value(self, path: tuple[str, ...]) -> Any:
+        """The event's property at `path` (_MISSING when absent), looked up once."""
+        try:
+            return self._values[path]
+        except KeyError:
+            value = self._values[path] = lookup(self.event, path)
+            return value
+
+    def holds(self, condition: "Condition") -> bool:
+        """A user-independent condition's result, computed once per event."""
+        result = self.memo.get(id(condition))
+        if result is None:
+            result = self.memo[id(condition)] = condition.matches(self, _NOBODY)
+        return result
 
     def body(self) -> Optional[str]:
         body = lookup(self.event, ("content", "body"))
         return body if isinstance(body, str) else None
 
 
-@attrs.frozen
-class Recipient:
+class Recipient(NamedTuple):
+    """Whose rules are evaluated (a tuple: built once per member per event)."""
+
     user_id: str
     display_name: Optional[str] = None
+
+
+_NOBODY = Recipient("")
 
 
 # -- conditions ------------------------------------------------------------------
@@ -123,7 +158,7 @@ class EventMatch(Condition):
         self.regex = None if self.per_user else compile_glob(pattern, key == "content.body")
 
     def matches(self, facts: EventFacts, user: Recipient) -> bool:
-        value = lookup(facts.event, self.path)
+        value = facts.value(self.path)
         if not isinstance(value, str):
             return False
         regex = self.regex or compile_glob(user.user_id, self.path == ("content", "body"))
@@ -144,15 +179,18 @@ class _PropertyCondition(Condition):
 
 class PropertyIs(_PropertyCondition):
     def matches(self, facts: EventFacts, user: Recipient) -> bool:
-        value = lookup(facts.event, self.path)
+        value = facts.value(self.path)
         return value is not _MISSING and _exact_equal(value, self._expected(user))
 
 
 class PropertyContains(_PropertyCondition):
     def matches(self, facts: EventFacts, user: Recipient) -> bool:
-        values = lookup(facts.event, self.path)
-        expected = self._expected(user)
-        return isinstance(values, list) and any(_exact_equal(v, expected) for v in values)
+        values = facts.value(self.path)
+        if not isinstance(values, list):
+            return False
+        expected = user.user_id if self.per_user else self.value
+        # `in` first: cheap, and almost always False for a mention of someone else
+        return expected in values and any(_exact_equal(v, expected) for v in values)
 
 
 class ContainsDisplayName(Condition):
@@ -213,12 +251,13 @@ class CompiledRule:
     rule_id: str
     conditions: tuple[Condition, ...]
     actions: list[Any]
+    # whether matching it notifies or highlights (stored as a push action)
+    counts: bool = False
 
 
 @functools.lru_cache(maxsize=256)
 def _compile_default(rule_id: str) -> tuple[Condition, ...]:
-    """Default rules' conditions are shared by every user's ruleset, so their
-    per-event memo entries are shared too."""
+    """Default rules' conditions, compiled once for every user's ruleset."""
     raw = next(r for r in DEFAULT_RULES[DEFAULT_KIND_OF[rule_id]] if r["rule_id"] == rule_id)
     return tuple(compile_condition(c) for c in raw["conditions"])
 
@@ -228,10 +267,29 @@ def _compile_rule(rule: PushRule) -> CompiledRule:
         conditions = _compile_default(rule.rule_id)
     else:
         conditions = tuple(compile_condition(c) for c in rule.conditions)
-    return CompiledRule(rule.rule_id, conditions, rule.actions)
+    return CompiledRule(rule.rule_id, conditions, rule.actions, any(notifies(rule.actions)))
 
 
 @attrs.frozen
+class _Plan:
+    """A ruleset reduced for one event: the rules that may still match,
+    each with only its per-user conditions left, then the rule every
+    remaining user gets (None: no rule matches)."""
+
+    candidates: tuple[tuple[tuple[Condition, ...], CompiledRule], ...]
+    fallback: Optional[CompiledRule]
+
+    def first_match(self, facts: EventFacts, user: Recipient) -> Optional[CompiledRule]:
+        for conditions, rule in self.candidates:
+            for condition in conditions:
+                if not condition.matches(facts, user):
+                    break
+            else:
+                return rule
+        return self.fallback
+
+
+@attrs.frozen(eq=False)
 class CompiledRuleset:
     """A user's enabled rules in evaluation order."""
 
@@ -243,31 +301,30 @@ class CompiledRuleset:
 
     def actions_for(self, facts: EventFacts, user: Recipient) -> Optional[list[Any]]:
         """The actions of the first matching rule; None when none matches."""
-        memo = facts.memo
+        rule = self.first_match(facts, user)
+        return None if rule is None else rule.actions
+
+    def first_match(self, facts: EventFacts, user: Recipient) -> Optional[CompiledRule]:
+        return self.plan(facts).first_match(facts, user)
+
+    def plan(self, facts: EventFacts) -> _Plan:
+        """This ruleset reduced for the event (computed once per event: every
+        user sharing the ruleset, e.g. the server defaults, shares the plan)."""
+        plan = facts.plans.get(id(self))
+        if plan is None:
+            plan = facts.plans[id(self)] = self._reduce(facts)
+        return plan
+
+    def _reduce(self, facts: EventFacts) -> _Plan:
+        candidates = []
         for rule in self.rules:
-            for condition in rule.conditions:
-                if condition.per_user:
-                    ok = condition.matches(facts, user)
-                else:
-                    ok = memo.get(id(condition))  # type: ignore[assignment]
-                    if ok is None:
-                        ok = memo[id(condition)] = condition.matches(facts, user)
-                if not ok:
-                    break
-            else:
-                return rule.actions
-        return None
+            if not all(c.per_user or facts.holds(c) for c in rule.conditions):
+                continue
+            per_user = tuple(c for c in rule.conditions if c.per_user)
+            if not per_user:
+                return _Plan(tuple(candidates), rule)
+            candidates.append((per_user, rule))
+        return _Plan(tuple(candidates), None)
 
 
 DEFAULT_RULESET = CompiledRuleset.from_document(None)
-
-
-def notifies(actions: Iterable[Any]) -> tuple[bool, bool]:
-    """(notify, highlight) of an action list."""
-    notify = highlight = False
-    for action in actions:
-        if action == "notify":
-            notify = True
-        elif isinstance(action, dict) and action.get("set_tweak") == "highlight":
-            highlight = action.get("value", True) is True
-    return notify, highlight
