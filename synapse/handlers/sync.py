@@ -211,6 +211,7 @@ class SyncHandler:
                 joined_room_ids=joined,
                 filter=fc,
                 since_pos=since_stream_pos,
+                full=request.since is None or request.full_state,
             )
             contexts.append((stream, ctx))
             contribution = await stream.sync(ctx)

@@ -41,6 +41,9 @@ class SyncContext:
     # the since token's position even on a full_state sync (0 on an initial
     # sync): what the client acknowledged having received (to_device deletes up to it)
     since_pos: int = 0
+    # an initial or full_state sync: the client wants everything, not
+    # only changes (a position of 0 may also be a since token's)
+    full: bool = False
 
 
 @attrs.define

@@ -78,9 +78,9 @@ class PushRulesStream(UserStream):
         return find_rule(await self._hs.stores.push_rules.get_document(user_id), kind, rule_id)
 
     async def sync(self, ctx: SyncContext) -> SyncContribution:
-        if ctx.to_pos <= ctx.from_pos and ctx.from_pos != 0:
-            return SyncContribution()
-        if ctx.from_pos != 0:
+        if not ctx.full:
+            if ctx.to_pos <= ctx.from_pos:
+                return SyncContribution()
             changed_at = await self._hs.stores.push_rules.get_stream_id(ctx.user_id)
             if not ctx.from_pos < changed_at <= ctx.to_pos:
                 return SyncContribution()
