@@ -387,7 +387,6 @@ class SyncHandler:
             if p.section == "join":
                 summary = summaries.get(p.room_id)
                 room["ephemeral"] = {"events": []}
-                room["unread_notifications"] = {"highlight_count": 0, "notification_count": 0}
                 if summary is not None:
                     room["summary"] = {
                         "m.heroes": summary.heroes,

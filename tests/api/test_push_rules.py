@@ -322,3 +322,10 @@ def test_notifications_endpoint(homeserver: Deployment) -> None:
     assert alice.get("/notifications") == (200, {"notifications": []})
     status, body = bob.get("/notifications?from=nope")
     assert (status, body["errcode"]) == (400, "M_INVALID_PARAM")
+
+    # a redaction takes its target's notifications away
+    status, body = alice.put(f"/rooms/{q(room)}/redact/{q(mention)}/r{next(_txn)}", {})
+    assert status == 200, body
+    status, body = bob.get("/notifications")
+    assert [n["event"]["event_id"] for n in body["notifications"]] == [third, first]
+    assert unread(sync(bob), room) == {"notification_count": 1, "highlight_count": 0}
