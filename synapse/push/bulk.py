@@ -11,11 +11,13 @@ the sender, plus the target of an invite. Kept cheap for large rooms:
 
 - member rows (user, membership, display name) come from the state at
   hand: the state group before the event maps to its joined members in a
-  cache (state groups never change), and rows of member events missing
-  from it are fetched in one batched query;
+  cache (state groups never change); on a miss, the rows of the state's
+  member events come in one batched query by event id;
 - each user's compiled ruleset is cached (users without changes share the
   compiled server defaults); the push_rules stream drops entries when a
-  user's rules change, on every process;
+  user's rules change, on every process (elsewhere than on the writer,
+  once the change's position has arrived and the stream's reader hook
+  has run: events created in between still use the previous rules);
 - per event, each distinct ruleset is reduced once to the rules that may
   still match and their per-user conditions (`CompiledRuleset.plan`), so
   a member with the server defaults costs a dict lookup and, at most, a
