@@ -10,9 +10,9 @@ Recipients are the room's joined local members before the event, except
 the sender, plus the target of an invite. Kept cheap for large rooms:
 
 - member rows (user, membership, display name) come from the state at
-  hand: the state group before the event maps to its joined members in a
-  cache (state groups never change); on a miss, the rows of the state's
-  member events come in one batched query by event id;
+  hand: a per-room cache holds the joined members of the latest state
+  group seen and the rows of its member events; a new state group costs
+  one batched query for the member events it changed;
 - each user's compiled ruleset is cached (users without changes share the
   compiled server defaults); the push_rules stream drops entries when a
   user's rules change, on every process (elsewhere than on the writer,
@@ -60,10 +60,17 @@ def evaluate_for(
     return actions
 
 
+MemberRow = tuple[str, str, Optional[str]]  # user id, membership, display name
+
+
 @attrs.frozen
 class RoomMembers:
-    """The joined members of a room at one state: user -> display name."""
+    """A room's members at one state group: the rows of its member events
+    (immutable, so reused for the next state) and the joined users with
+    their display names."""
 
+    state_group: Optional[int]
+    rows: dict[str, MemberRow]
     joined: dict[str, Optional[str]]
 
 
@@ -72,7 +79,7 @@ class BulkPushRuleEvaluator:
         self._hs = hs
         self._suffix = ":" + hs.hostname
         self._rules: LruCache[str, CompiledRuleset] = LruCache("push_rules_compiled", rules_cache_size)
-        self._members: LruCache[int, RoomMembers] = LruCache("push_room_members", members_cache_size)
+        self._members: LruCache[str, RoomMembers] = LruCache("push_room_members", members_cache_size)
 
     def invalidate_rules(self, user_ids: Collection[str]) -> None:
         self._rules.invalidate(user_ids)
@@ -83,7 +90,7 @@ class BulkPushRuleEvaluator:
         if event.internal_metadata.outlier:
             return
         state = context.state_ids_before
-        members = await self._members_at(context)
+        members = await self._members_at(event.room_id, context)
         recipients = {user_id: name for user_id, name in members.joined.items() if user_id.endswith(self._suffix)}
         recipients.pop(event.sender, None)
         if event.type == "m.room.member" and event.membership == "invite" and event.state_key:
@@ -108,18 +115,20 @@ class BulkPushRuleEvaluator:
             hops += 1
         return MAIN_THREAD
 
-    async def _members_at(self, context: EventContext) -> RoomMembers:
+    async def _members_at(self, room_id: str, context: EventContext) -> RoomMembers:
+        """The room's members in the state before the event; one cache entry
+        per room, so a new state costs only the member events it changed."""
         group = context.state_group_before
-        if group is not None:
-            cached = self._members.get(group)
-            if cached is not None:
-                return cached
-        token = self._members.begin_load()
+        cached = self._members.get(room_id)
+        if cached is not None and group is not None and cached.state_group == group:
+            return cached
         member_ids = [eid for (etype, _), eid in context.state_ids_before.items() if etype == "m.room.member"]
-        rows = await self._hs.stores.push_rules.get_member_rows(member_ids)
-        members = RoomMembers({user: name for user, membership, name in rows.values() if membership == "join"})
-        if group is not None:
-            self._members.set(group, members, load_token=token)
+        known = cached.rows if cached is not None else {}
+        fetched = await self._hs.stores.push_rules.get_member_rows([e for e in member_ids if e not in known])
+        rows = {eid: known.get(eid) or fetched[eid] for eid in member_ids if eid in known or eid in fetched}
+        joined = {user: name for user, membership, name in rows.values() if membership == "join"}
+        members = RoomMembers(group, rows, joined)
+        self._members.set(room_id, members)
         return members
 
     async def _rulesets_for(self, user_ids: Collection[str]) -> dict[str, CompiledRuleset]:
