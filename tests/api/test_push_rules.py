@@ -195,6 +195,8 @@ def test_push_rules_in_sync(homeserver: Deployment) -> None:
     override = push_rules_in(changed)["global"]["override"]
     assert [r["rule_id"] for r in override[:2]] == [".m.rule.master", "beer"]
     assert push_rules_in(sync(alice, changed["next_batch"])) is None
+    status, full = alice.get(f"/sync?since={q(changed['next_batch'])}&full_state=true&timeout=0")
+    assert status == 200 and push_rules_in(full)["global"]["override"][1]["rule_id"] == "beer"
 
 
 # -- evaluation, unread counts and /notifications ----------------------------------
