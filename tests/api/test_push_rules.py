@@ -191,7 +191,7 @@ def test_push_rules_in_sync(homeserver: Deployment) -> None:
     assert push_rules_in(sync(alice, initial["next_batch"])) is None
     rule = {"conditions": [{"kind": "event_match", "key": "content.body", "pattern": "beer"}], "actions": ["notify"]}
     assert alice.put("/pushrules/global/override/beer", rule) == (200, {})
-    changed = sync(alice, initial["next_batch"])
+    changed = sync_until(alice, initial["next_batch"], lambda b: push_rules_in(b) is not None)
     override = push_rules_in(changed)["global"]["override"]
     assert [r["rule_id"] for r in override[:2]] == [".m.rule.master", "beer"]
     assert push_rules_in(sync(alice, changed["next_batch"])) is None
