@@ -226,6 +226,10 @@ def test_counts_rise_with_messages_and_mentions_and_drop_after_a_receipt(homeser
     assert bob.post(f"/rooms/{q(room)}/receipt/m.read.private/{q(older)}", {})[0] == 200
     one = {"notification_count": 1, "highlight_count": 0}
     assert unread(sync_until(bob, after_receipt["next_batch"], lambda b: unread(b, room) == one), room) == one
+    # sending an event reads what came before it
+    send(bob, room, text("caught up"))
+    zero = {"notification_count": 0, "highlight_count": 0}
+    assert unread(sync_until(bob, after_receipt["next_batch"], lambda b: unread(b, room) == zero), room) == zero
 
 
 def test_custom_rules_change_what_counts(homeserver: Deployment) -> None:
@@ -287,6 +291,12 @@ def test_threaded_counts_and_threaded_receipts(homeserver: Deployment) -> None:
     assert thread_counts(body) == expected
     assert bob.post(f"/rooms/{q(room)}/receipt/m.read/{q(root)}", {"thread_id": "main"})[0] == 200
     expected = (counts(0, 0), {root: counts(1, 0)})
+    body = sync_until(bob, body["next_batch"], lambda b: thread_counts(b) == expected, by_thread)
+    assert thread_counts(body) == expected
+    # a reply of bob's reads his thread up to it, and only that thread
+    send(alice, room, text("main again"))
+    send(bob, room, text("mine", **{"m.relates_to": {"rel_type": "m.thread", "event_id": root}}))
+    expected = (counts(1, 0), {})
     body = sync_until(bob, body["next_batch"], lambda b: thread_counts(b) == expected, by_thread)
     assert thread_counts(body) == expected
     # an unthreaded receipt on the latest event covers every thread

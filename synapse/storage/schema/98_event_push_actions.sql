@@ -17,3 +17,14 @@ CREATE TABLE event_push_actions (
 );
 CREATE INDEX event_push_actions_user_room ON event_push_actions (user_id, room_id, stream_ordering);
 CREATE INDEX event_push_actions_user ON event_push_actions (user_id, stream_ordering);
+
+-- The latest event each user sent per room and thread: sending an event
+-- marks the notifications before it in its thread as read (spec, "Marking
+-- notifications as read"), like a threaded receipt. Written with the event.
+CREATE TABLE event_push_last_sent (
+    room_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    stream_ordering BIGINT NOT NULL,
+    PRIMARY KEY (room_id, user_id, thread_id)
+);

@@ -9,6 +9,7 @@ A row is read when the user's latest `m.read` or `m.read.private` receipt
 in the room is at or after it: an unthreaded receipt covers every thread,
 a threaded one (thread id `main` or a thread root) only its own thread.
 Receipt positions are the stream orderings of the events they point at.
+Sending an event reads its thread up to it (`event_push_last_sent`).
 """
 
 import json
@@ -23,12 +24,18 @@ from synapse.storage.database import SELECT_MANY_BATCH_SIZE, DatabasePool, Loggi
 JsonDict = dict[str, Any]
 MAIN_THREAD = "main"
 
-# the latest receipt position covering a push action row `epa` (0: none)
-_READ_UP_TO = (
+# where the user has read up to for a push action row `epa`: the latest
+# receipt covering its thread, or the latest event the user sent in it (0: none)
+_RECEIPT_POS = (
     "COALESCE((SELECT MAX(re.stream_ordering) FROM receipts AS r JOIN events AS re ON re.event_id = r.event_id"
     " WHERE r.room_id = epa.room_id AND r.user_id = epa.user_id"
     " AND r.receipt_type IN ('m.read', 'm.read.private') AND (r.thread_id = '' OR r.thread_id = epa.thread_id)), 0)"
 )
+_SENT_POS = (
+    "COALESCE((SELECT s.stream_ordering FROM event_push_last_sent AS s"
+    " WHERE s.room_id = epa.room_id AND s.user_id = epa.user_id AND s.thread_id = epa.thread_id), 0)"
+)
+_UNREAD = f"(epa.stream_ordering > {_RECEIPT_POS} AND epa.stream_ordering > {_SENT_POS})"
 
 
 # -- writes, inside the persister's transaction -------------------------------
@@ -40,9 +47,17 @@ def store_push_actions_txn(
     actions_by_user: dict[str, list[Any]],
     now_ms: int,
 ) -> None:
-    """Records a new event's push actions; a redaction drops its target's."""
+    """Records a new event's push actions and that its sender has read its
+    thread up to it; a redaction drops its target's actions."""
     if event.redacts is not None:
         txn.execute("DELETE FROM event_push_actions WHERE event_id = ?", (event.redacts,))
+    if not event.internal_metadata.outlier:
+        DatabasePool.simple_upsert_txn(
+            txn,
+            "event_push_last_sent",
+            {"room_id": event.room_id, "user_id": event.sender, "thread_id": thread_id},
+            {"stream_ordering": stream_ordering},
+        )
     rows = []
     for user_id, actions in sorted(actions_by_user.items()):
         notify, highlight = notifies(actions)
@@ -85,7 +100,7 @@ class EventPushActionsStore:
                 txn.execute(
                     "SELECT epa.room_id, epa.thread_id, SUM(epa.notif), SUM(epa.highlight)"
                     f" FROM event_push_actions AS epa WHERE epa.user_id = ? AND {in_sql}"
-                    f" AND epa.stream_ordering > {_READ_UP_TO} GROUP BY epa.room_id, epa.thread_id",
+                    f" AND {_UNREAD} GROUP BY epa.room_id, epa.thread_id",
                     [user_id, *in_args],
                 )
                 for room_id, thread_id, notif, highlight in txn.fetchall():
@@ -108,7 +123,7 @@ class EventPushActionsStore:
                 clauses.append("epa.highlight = 1")
             txn.execute(
                 "SELECT epa.event_id, epa.room_id, epa.stream_ordering, epa.actions, epa.received_ts,"
-                f" epa.stream_ordering <= {_READ_UP_TO} FROM event_push_actions AS epa"
+                f" NOT {_UNREAD} FROM event_push_actions AS epa"
                 f" WHERE {' AND '.join(clauses)} ORDER BY epa.stream_ordering DESC LIMIT ?",
                 [*args, limit],
             )
