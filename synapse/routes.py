@@ -53,7 +53,23 @@ def build_routes() -> list[Route]:
     routes += _to_device_routes()
     # --- presence (the presence stream)
     routes += _presence_routes()
+    # --- push rules (the push_rules stream) and /notifications
+    routes += _push_routes()
     return routes
+
+
+def _push_routes() -> list[Route]:
+    from synapse.rest.client import notifications, push_rule
+
+    # The workers doc routes /pushrules/ to the push_rules writer (GETs to
+    # any generic worker) and /notifications to any generic worker.
+    return [
+        Route(push_rule.PushRulesServlet, stream="push_rules"),
+        Route(push_rule.PushRuleServlet, stream="push_rules"),
+        Route(push_rule.PushRuleEnabledServlet, stream="push_rules"),
+        Route(push_rule.PushRuleActionsServlet, stream="push_rules"),
+        Route(notifications.NotificationsServlet),
+    ]
 
 
 def _user_streams_routes() -> list[Route]:

@@ -373,6 +373,13 @@ class HomeServer:
             self.instance_name, generator.writers, local, self.replication_client, self.stores.events
         )
 
+    @cached_property
+    def push_evaluator(self) -> Any:
+        """Push rule evaluation of new events (where events are created)."""
+        from synapse.push.bulk import BulkPushRuleEvaluator
+
+        return BulkPushRuleEvaluator(self)
+
     # -- handlers: accounts ------------------------------------------------
     @cached_property
     def auth_handler(self) -> Any:

@@ -213,6 +213,11 @@ class FilterCollection:
         return self.state_filter.lazy_load_members
 
     @property
+    def unread_thread_notifications(self) -> bool:
+        """Per-thread unread counts are asked for on the timeline filter."""
+        return bool(self.timeline_filter.filter_json.get("unread_thread_notifications", False))
+
+    @property
     def include_redundant_members(self) -> bool:
         return self.state_filter.include_redundant_members
 
@@ -246,7 +251,7 @@ class FilterCollection:
 DEFAULT_FILTER_COLLECTION = FilterCollection()
 
 
-def _split_field_path(path: str) -> list[str]:
+def split_field_path(path: str) -> list[str]:
     """`content.m\\.relates_to` -> ["content", "m.relates_to"] (appendices: dot-separated paths)."""
     parts: list[str] = []
     current: list[str] = []
@@ -271,7 +276,7 @@ def only_event_fields(event: JsonDict, fields: Sequence[str]) -> JsonDict:
     """The serialized event keeping only the given dot-separated paths."""
     result: JsonDict = {}
     for field in fields:
-        path = _split_field_path(field)
+        path = split_field_path(field)
         source: Any = event
         for key in path:
             if not isinstance(source, dict) or key not in source:

@@ -7,7 +7,7 @@ inside the same transaction as the event itself, so a context never refers
 to a state group that was not written.
 """
 
-from typing import Optional
+from typing import Any, Optional
 
 import attrs
 
@@ -31,6 +31,11 @@ class EventContext:
     prev_group_hint: Optional[int] = None
     # set by the persister once the groups are written
     state_group_after: Optional[int] = None
+    # push rule results of local members (user -> actions that notify or
+    # highlight) and the event's thread, computed where the event was
+    # created (synapse/push/bulk.py) and stored in its persist transaction
+    push_actions: dict[str, list[Any]] = attrs.field(factory=dict)
+    thread_id: str = "main"
 
     def state_ids_after(self, event: FrozenEvent) -> StateMap:
         """The state after `event`: the state before, plus the event if it is state."""

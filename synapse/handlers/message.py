@@ -4,7 +4,8 @@ Order of work for one event: transaction-id idempotency, content
 validation, rate limiting, then (one event per room at a time) read the
 room's forward extremities and the state after them, pick auth events,
 build and sign the event, check the room's authorization rules against the
-state before it, and hand it with its EventContext to the event persister.
+state before it, evaluate the local members' push rules for it (results on
+the EventContext), and hand it with its EventContext to the event persister.
 """
 
 import logging
@@ -92,6 +93,7 @@ class EventCreationHandler:
                     return existing
             event, context = await self._build_and_check(requester, event_dict, room_version, txn_id)
             if context is not None:
+                await self._hs.push_evaluator.compute(event, context)
                 # another process may have sent this txn id first: its event wins
                 event, _ = await self._hs.event_persister.persist_event(event, context)
         self._hs.presence_handler.bump_active(requester.user_id)

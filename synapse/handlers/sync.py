@@ -205,6 +205,7 @@ class SyncHandler:
             target[room_id] = section
         await self._fill_rooms(request, plans, result, since_pos, now_pos)
         joined = [room_id for room_id, m in memberships.items() if m.membership == "join" and room_id in allowed_rooms]
+        contexts: list[tuple[Any, SyncContext]] = []
         for name, stream in self._hs.user_streams.items():
             since_stream_pos = request.since.get(name) if request.since is not None else 0
             ctx = SyncContext(
@@ -217,11 +218,17 @@ class SyncHandler:
                 since_pos=since_stream_pos,
                 events_from_pos=since_pos,
                 events_to_pos=now_pos,
+                full=request.since is None or request.full_state,
             )
+            contexts.append((stream, ctx))
             contribution = await stream.sync(ctx)
             if contribution.position is not None:
                 result.next_batch = result.next_batch.copy_and_replace(name, contribution.position)
             result.add_stream_contribution(contribution)
+        # fields of rooms already in the answer (e.g. unread counts)
+        for stream, ctx in contexts:
+            for room_id, fields in (await stream.joined_room_fields(ctx, list(result.join))).items():
+                result.join[room_id].update(fields)
         result.device_sections = await self._e2ee_sections(request, now)
         return result
 
@@ -387,7 +394,6 @@ class SyncHandler:
             if p.section == "join":
                 summary = summaries.get(p.room_id)
                 room["ephemeral"] = {"events": []}
-                room["unread_notifications"] = {"highlight_count": 0, "notification_count": 0}
                 if summary is not None:
                     room["summary"] = {
                         "m.heroes": summary.heroes,

@@ -18,10 +18,12 @@ if TYPE_CHECKING:
     from synapse.storage.stores.devices import DeviceStore
     from synapse.storage.stores.directory import DirectoryStore
     from synapse.storage.stores.e2e_keys import E2eKeysStore
+    from synapse.storage.stores.event_push_actions import EventPushActionsStore
     from synapse.storage.stores.events_read import EventsReadStore
     from synapse.storage.stores.filtering import FilteringStore
     from synapse.storage.stores.presence import PresenceStore
     from synapse.storage.stores.profile import ProfileStore
+    from synapse.storage.stores.push_rules import PushRulesStore
     from synapse.storage.stores.receipts import ReceiptsStore
     from synapse.storage.stores.registration import RegistrationStore
     from synapse.storage.stores.relations import RelationsStore
@@ -153,6 +155,18 @@ class DataStores:
         from synapse.storage.stores.receipts import ReceiptsStore
 
         return ReceiptsStore(self.db)
+
+    @cached_property
+    def push_rules(self) -> "PushRulesStore":
+        from synapse.storage.stores.push_rules import PushRulesStore
+
+        return PushRulesStore(self.db)
+
+    @cached_property
+    def event_push_actions(self) -> "EventPushActionsStore":
+        from synapse.storage.stores.event_push_actions import EventPushActionsStore
+
+        return EventPushActionsStore(self.db)
 
     @cached_property
     def to_device(self) -> "ToDeviceStore":

@@ -2,7 +2,8 @@
 
 `EventPersister.persist_event` writes an event, its DAG edges, its state
 groups, the room's new forward extremities and current state, membership
-and redaction bookkeeping, its transaction id and the stream position in
+and redaction bookkeeping, its transaction id, its push actions (computed
+by the event's creator) and the stream position in
 ONE database transaction: a failure leaves nothing behind. Only after the
 commit does the events stream position advance and the notifier wake
 waiters, so a reader never sees a position whose event it cannot read.
@@ -28,6 +29,7 @@ from prometheus_client import Counter
 from synapse.events.model import FrozenEvent
 from synapse.events.snapshot import EventContext
 from synapse.state import StateMap, resolve_events
+from synapse.storage.stores.event_push_actions import store_push_actions_txn
 from synapse.storage.stores.relations import store_relation_txn
 from synapse.storage.stores.search import index_event_txn
 from synapse.storage.stores.state import get_state_for_group_txn
@@ -256,6 +258,7 @@ class EventPersister:
         # search index and relations (a redaction removes its target from both)
         index_event_txn(txn, event, stream_ordering)
         store_relation_txn(txn, event, stream_ordering)
+        store_push_actions_txn(txn, event, stream_ordering, context.thread_id, context.push_actions, now)
         self._hs.id_generators["events"].record_position_txn(txn, stream_ordering)
         return before_group, after_group
 

@@ -45,6 +45,9 @@ class SyncContext:
     # events_to_pos]: which memberships changed (presence tells new peers)
     events_from_pos: int = 0
     events_to_pos: int = 0
+    # an initial or full_state sync: the client wants everything, not
+    # only changes (a position of 0 may also be a since token's)
+    full: bool = False
 
 
 @attrs.define
@@ -103,3 +106,8 @@ class UserStream:
     async def sync(self, ctx: SyncContext) -> SyncContribution:
         """This stream's part of a /sync between two positions."""
         return SyncContribution()
+
+    async def joined_room_fields(self, ctx: SyncContext, room_ids: Collection[str]) -> dict[str, JsonDict]:
+        """Fields this stream adds to the joined rooms a /sync answers with
+        (after every stream contributed); they never make a room appear."""
+        return {}

@@ -36,6 +36,8 @@ def serialize_persist_request(event: FrozenEvent, context: EventContext) -> Json
             "state_ids_before": [[t, sk, eid] for (t, sk), eid in context.state_ids_before.items()],
             "state_group_before": context.state_group_before,
             "prev_group_hint": context.prev_group_hint,
+            "push_actions": context.push_actions,
+            "thread_id": context.thread_id,
         },
     }
 
@@ -55,6 +57,8 @@ def deserialize_persist_request(content: JsonDict) -> tuple[FrozenEvent, EventCo
             state_ids_before={(t, sk): eid for t, sk, eid in raw_context["state_ids_before"]},
             state_group_before=_optional_int(raw_context.get("state_group_before")),
             prev_group_hint=_optional_int(raw_context.get("prev_group_hint")),
+            push_actions=_push_actions(raw_context.get("push_actions", {})),
+            thread_id=str(raw_context.get("thread_id", "main")),
         )
     except (KeyError, TypeError, ValueError) as e:
         raise SynapseError(400, f"Bad persist_event request: {e!r}", Codes.BAD_JSON)
@@ -67,6 +71,12 @@ def _optional_int(value: Any) -> int | None:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{value!r} is not an integer")
     return value
+
+
+def _push_actions(value: Any) -> dict[str, list[Any]]:
+    if not isinstance(value, dict) or not all(isinstance(a, list) for a in value.values()):
+        raise TypeError("push_actions is not an object of lists")
+    return {str(user): actions for user, actions in value.items()}
 
 
 class ReplicationPersistEventEndpoint(ReplicationEndpoint):
