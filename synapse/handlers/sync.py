@@ -167,7 +167,7 @@ class SyncHandler:
 
         memberships = await self._memberships_at(user_id, now_pos)
         changes: dict[str, list[MembershipChange]] = {}
-        if request.since is not None:
+        if request.since is not None and now_pos > since_pos:
             for change in await stores.stream.get_membership_changes_for_user(user_id, since_pos, now_pos):
                 changes.setdefault(change.room_id, []).append(change)
 

@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 JsonDict = dict[str, Any]
 # messages handed to one device per /sync; the rest come with the next one
 SYNC_MESSAGE_LIMIT = 100
+# devices whose emptied-inbox position one process remembers
+EMPTIED_INBOXES_KEPT = 100_000
 # how long a sender's transaction id guards against a retry
 TXN_ID_LIFETIME_MS = 24 * 3600 * 1000
 
@@ -79,6 +81,10 @@ class ToDeviceStream(UserStream):
         # one send per sending device at a time: its txn id check and insert
         # must not interleave with a concurrent retry of the same request
         self._sender_lock = KeyedLinearizer()
+        # (user, device) -> a position up to which its inbox is known empty:
+        # nothing at or below an acknowledged sync token can arrive later,
+        # so a long-poll woken by other streams skips the inbox check
+        self._emptied_upto: dict[tuple[str, str], int] = {}
 
     # -- writes (on the writer only) -------------------------------------------
     async def send_messages(
@@ -125,6 +131,11 @@ class ToDeviceStream(UserStream):
                 rows.append((user_id, device_id, json.dumps(message)))
         return rows
 
+    def _note_emptied(self, inbox: tuple[str, str], upto: int) -> None:
+        if len(self._emptied_upto) >= EMPTIED_INBOXES_KEPT:
+            self._emptied_upto.clear()  # only an optimisation: start over
+        self._emptied_upto[inbox] = upto
+
     # -- readers ---------------------------------------------------------------
     async def read_updates(self, instance: str, from_pos: int, to_pos: int) -> Optional[StreamUpdates]:
         users = await self._hs.stores.to_device.get_users_with_messages_between(from_pos, to_pos)
@@ -135,10 +146,13 @@ class ToDeviceStream(UserStream):
             return SyncContribution()
         store = self._hs.stores.to_device
         acknowledged = ctx.since_pos
-        if acknowledged > 0 and await store.has_messages_up_to(ctx.user_id, ctx.device_id, acknowledged):
-            await self._hs.stream_writer(self.NAME).delete_acknowledged(
-                user_id=ctx.user_id, device_id=ctx.device_id, up_to=acknowledged
-            )
+        inbox = (ctx.user_id, ctx.device_id)
+        if acknowledged > self._emptied_upto.get(inbox, 0):
+            if await store.has_messages_up_to(ctx.user_id, ctx.device_id, acknowledged):
+                await self._hs.stream_writer(self.NAME).delete_acknowledged(
+                    user_id=ctx.user_id, device_id=ctx.device_id, up_to=acknowledged
+                )
+            self._note_emptied(inbox, acknowledged)
         if ctx.to_pos <= acknowledged:
             return SyncContribution()
         found = await store.get_messages_for_device(
