@@ -15,6 +15,7 @@ from synapse.util.clock import Clock
 if TYPE_CHECKING:
     from synapse.storage.id_generators import StreamIdGenerator
     from synapse.storage.stores.account_data import AccountDataStore
+    from synapse.storage.stores.device_lists import DeviceListsStore
     from synapse.storage.stores.devices import DeviceStore
     from synapse.storage.stores.directory import DirectoryStore
     from synapse.storage.stores.e2e_keys import E2eKeysStore
@@ -158,3 +159,9 @@ class DataStores:
         from synapse.storage.stores.to_device import ToDeviceStore
 
         return ToDeviceStore(self.db)
+
+    @cached_property
+    def device_lists(self) -> "DeviceListsStore":
+        from synapse.storage.stores.device_lists import DeviceListsStore
+
+        return DeviceListsStore(self.db)

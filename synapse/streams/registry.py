@@ -41,12 +41,15 @@ ACCOUNT_DATA = StreamSpec(
 TYPING = StreamSpec("typing", "typing", implementation="synapse.streams.typing:TypingStream")
 RECEIPTS = StreamSpec("receipts", "receipts", implementation="synapse.streams.receipts:ReceiptsStream")
 TO_DEVICE = StreamSpec("to_device", "to_device", implementation="synapse.streams.to_device:ToDeviceStream")
+DEVICE_LISTS = StreamSpec(
+    "device_lists", "device_lists", implementation="synapse.streams.device_lists:DeviceListsStream"
+)
 # invalidations of named caches (synapse/util/caches.py), table cache_invalidations
 CACHES = StreamSpec("caches", None)
 
 # Order matters: it is the order of positions inside a sync token. Append
 # new streams at the end so that older tokens still parse.
-STREAMS: tuple[StreamSpec, ...] = (EVENTS, ACCOUNT_DATA, TYPING, RECEIPTS, TO_DEVICE)
+STREAMS: tuple[StreamSpec, ...] = (EVENTS, ACCOUNT_DATA, TYPING, RECEIPTS, TO_DEVICE, DEVICE_LISTS)
 INSTANCE_STREAMS: tuple[StreamSpec, ...] = (CACHES,)
 
 STREAMS_BY_NAME: dict[str, StreamSpec] = {s.name: s for s in STREAMS + INSTANCE_STREAMS}
