@@ -2,9 +2,10 @@
 
 Only local users are served: there is no federation yet, so queries and
 claims naming users of other servers answer with a `failures` entry for
-their server. Each change of what /keys/query shows for a user is then
-recorded on the device_lists stream (synapse/streams/device_lists.py),
-which GET /keys/changes and /sync read.
+their server. What /keys/query shows for a user (device keys,
+cross-signing keys, signatures) is written through the device_lists stream
+(synapse/streams/device_lists.py) with the change GET /keys/changes and
+/sync report.
 """
 
 from typing import TYPE_CHECKING, Any, Optional
@@ -76,8 +77,8 @@ class E2eKeysHandler:
     def _store(self) -> Any:
         return self._hs.stores.e2e_keys
 
-    async def _record_changes(self, user_ids: list[str]) -> None:
-        await self._hs.stream_writer("device_lists").record_changes(user_ids=user_ids)
+    def _writer(self) -> Any:
+        return self._hs.stream_writer("device_lists")
 
     def _is_local(self, user_id: str) -> bool:
         try:
@@ -98,8 +99,8 @@ class E2eKeysHandler:
         if len({alg for alg, _, _ in fallback_keys}) != len(fallback_keys):
             raise SynapseError(400, "At most one fallback key per algorithm", Codes.INVALID_PARAM)
 
-        if device_keys is not None and await self._store.set_device_keys(user_id, device_id, device_keys):
-            await self._record_changes([user_id])
+        if device_keys is not None:
+            await self._writer().set_device_keys(user_id=user_id, device_id=device_id, keys=device_keys)
         if one_time_keys:
             existing = await self._store.get_one_time_keys(
                 user_id, device_id, [(alg, key_id) for alg, key_id, _ in one_time_keys]
@@ -267,8 +268,7 @@ class E2eKeysHandler:
         for key in new.values():
             if cross_signing_public_key(key)[1] in devices:
                 raise SynapseError(403, "Key ID in use", Codes.FORBIDDEN)
-        await self._store.set_cross_signing_keys(user_id, new)
-        await self._record_changes([user_id])
+        await self._writer().set_cross_signing_keys(user_id=user_id, keys=new)
 
     @staticmethod
     def _check_cross_signing_key(key: Any, user_id: str, keytype: str) -> dict[str, Any]:
@@ -306,8 +306,7 @@ class E2eKeysHandler:
                 except SynapseError as e:
                     failures.setdefault(target_user, {})[key_id] = {"errcode": e.errcode, "error": e.msg}
         if accepted:
-            await self._store.store_signatures(user_id, accepted)
-            await self._record_changes(sorted({target_user for _, target_user, _, _ in accepted}))
+            await self._writer().store_signatures(signer=user_id, signatures=[list(s) for s in accepted])
         return {"failures": failures}
 
     async def _check_signed_object(

@@ -3,8 +3,12 @@
 Each change of a user's device list (a device added, renamed or deleted)
 or of the keys /keys/query shows for them (device keys, cross-signing keys,
 signatures) is a row (position, user) written on the stream's writer
-(`stream_writers.device_lists`, default main). Deleting devices is one
-write: the devices, their keys and the change row go in one transaction.
+(`stream_writers.device_lists`, default main). The keys themselves are
+written here, in the transaction of their change row, so no upload is ever
+stored without its change (a retried identical upload would record none);
+deleting devices is one write too: the devices, their keys and the change.
+Devices are created and renamed in the `devices` table by the device
+handler, which then records the change.
 
 A client learns about changes through /sync's `device_lists` and GET
 /keys/changes, both from `changes_between`: `changed` holds the users
@@ -16,9 +20,11 @@ two tokens. A change wakes the long-polls of everyone in the changed
 user's joined rooms.
 """
 
+import json
 from typing import TYPE_CHECKING, Any, Optional
 
 from synapse.replication.positions import StreamUpdates
+from synapse.storage.database import DatabasePool
 from synapse.streams.base import UserStream
 from synapse.streams.tokens import StreamToken
 
@@ -35,6 +41,44 @@ def _record_txn(txn: Any, stream_id: int, user_ids: list[str]) -> None:
         "INSERT INTO device_lists_changes (stream_id, user_id) VALUES (?, ?)",
         [(stream_id, user_id) for user_id in user_ids],
     )
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _set_device_keys_txn(
+    txn: Any, stream_id: int, user_id: str, device_id: str, keys: JsonDict, now_ms: int
+) -> None:
+    txn.execute(
+        "INSERT INTO e2e_device_keys_json (user_id, device_id, ts_added_ms, key_json) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (user_id, device_id) DO UPDATE SET ts_added_ms = excluded.ts_added_ms,"
+        " key_json = excluded.key_json",
+        (user_id, device_id, now_ms, _dumps(keys)),
+    )
+    _record_txn(txn, stream_id, [user_id])
+
+
+def _set_cross_signing_keys_txn(txn: Any, stream_id: int, user_id: str, keys: JsonDict, now_ms: int) -> None:
+    for keytype, key in keys.items():
+        DatabasePool.simple_upsert_txn(
+            txn,
+            "e2e_cross_signing_keys",
+            {"user_id": user_id, "keytype": keytype},
+            {"key_json": _dumps(key), "ts_added_ms": now_ms},
+        )
+    _record_txn(txn, stream_id, [user_id])
+
+
+def _store_signatures_txn(txn: Any, stream_id: int, signer: str, signatures: list[list[str]]) -> None:
+    for key_id, target_user, target_key, signature in signatures:
+        DatabasePool.simple_upsert_txn(
+            txn,
+            "e2e_cross_signing_signatures",
+            {"target_user_id": target_user, "target_device_id": target_key, "user_id": signer, "key_id": key_id},
+            {"signature": signature},
+        )
+    _record_txn(txn, stream_id, sorted({s[1] for s in signatures}))
 
 
 def _delete_devices_txn(txn: Any, stream_id: int, user_id: str, device_ids: list[str]) -> None:
@@ -56,7 +100,13 @@ def _delete_devices_txn(txn: Any, stream_id: int, user_id: str, device_ids: list
 
 class DeviceListsStream(UserStream):
     NAME = "device_lists"
-    WRITE_METHODS = ("record_changes", "delete_devices")
+    WRITE_METHODS = (
+        "record_changes",
+        "delete_devices",
+        "set_device_keys",
+        "set_cross_signing_keys",
+        "store_signatures",
+    )
 
     # -- writes (on the writer only) -------------------------------------------
     async def record_changes(self, user_ids: list[str]) -> int:
@@ -69,6 +119,41 @@ class DeviceListsStream(UserStream):
         """Deletes the user's devices and all their keys in one transaction."""
         return await self._write(
             "delete_devices", _delete_devices_txn, user_id, sorted(set(device_ids)), **await self._audience([user_id])
+        )
+
+    async def set_device_keys(self, user_id: str, device_id: str, keys: JsonDict) -> int:
+        """Stores the device's identity keys with the change (none if they
+        are what is stored already)."""
+        stored = await self._hs.stores.e2e_keys.get_device_keys([(user_id, device_id)])
+        if stored.get(user_id, {}).get(device_id, {}).get("keys") == keys:
+            return self._generator.get_current_token()
+        return await self._write(
+            "set_device_keys",
+            _set_device_keys_txn,
+            user_id,
+            device_id,
+            keys,
+            self._hs.clock.time_msec(),
+            **await self._audience([user_id]),
+        )
+
+    async def set_cross_signing_keys(self, user_id: str, keys: JsonDict) -> int:
+        """Stores keytype -> key for the user (replacing keys of those types)."""
+        return await self._write(
+            "set_cross_signing_keys",
+            _set_cross_signing_keys_txn,
+            user_id,
+            keys,
+            self._hs.clock.time_msec(),
+            **await self._audience([user_id]),
+        )
+
+    async def store_signatures(self, signer: str, signatures: list[list[str]]) -> int:
+        """Stores [signing key id, target user, target key id, signature]
+        rows made by `signer`: a change of each target user."""
+        targets = sorted({s[1] for s in signatures})
+        return await self._write(
+            "store_signatures", _store_signatures_txn, signer, signatures, **await self._audience(targets)
         )
 
     async def _audience(self, user_ids: list[str]) -> dict[str, Any]:

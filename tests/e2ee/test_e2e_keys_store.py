@@ -1,8 +1,10 @@
 """E2eKeysStore on SQLite and PostgreSQL: device keys, one-time and fallback
 keys (claims never hand a key out twice, even in parallel), cross-signing
-keys and signatures. Recording changes and deleting a device's keys are
-the device_lists stream's (tests/api/test_device_lists.py)."""
+keys and signatures. Device keys, cross-signing keys and signatures are
+written by the device_lists stream's transactions (with their change row;
+the stream itself is tested in tests/api/test_device_lists.py)."""
 
+import itertools
 from typing import Any
 
 import pytest
@@ -10,10 +12,17 @@ from twisted.internet import defer, reactor
 
 from synapse.storage.stores.devices import DeviceStore
 from synapse.storage.stores.e2e_keys import E2eKeysStore
+from synapse.streams.device_lists import _set_cross_signing_keys_txn, _set_device_keys_txn, _store_signatures_txn
 from synapse.util.clock import Clock
 from tests.support.twisted import run
 
 ALICE = "@alice:test"
+_positions = itertools.count(1)
+
+
+def write(db_pool: Any, txn_fn: Any, *args: Any) -> None:
+    """Runs one of the stream's write transactions at a fresh position."""
+    run(db_pool.runInteraction("write", txn_fn, next(_positions), *args))
 
 
 @pytest.fixture
@@ -36,15 +45,14 @@ def device_keys(device_id: str, curve: str = "c1") -> dict[str, Any]:
     }
 
 
-def test_device_keys_round_trip(store: E2eKeysStore, devices: DeviceStore) -> None:
+def test_device_keys_round_trip(store: E2eKeysStore, devices: DeviceStore, db_pool: Any) -> None:
     run(devices.store_device(ALICE, "D1", "Phone"))
     run(devices.store_device(ALICE, "D2", None))
-    assert run(store.set_device_keys(ALICE, "D1", device_keys("D1"))) is True
-    # identical upload: nothing changes (the caller records no change)
-    assert run(store.set_device_keys(ALICE, "D1", device_keys("D1"))) is False
-    assert run(store.set_device_keys(ALICE, "D2", device_keys("D2"))) is True
+    write(db_pool, _set_device_keys_txn, ALICE, "D1", device_keys("D1", "old"), 1)
+    write(db_pool, _set_device_keys_txn, ALICE, "D1", device_keys("D1"), 2)
+    write(db_pool, _set_device_keys_txn, ALICE, "D2", device_keys("D2"), 2)
     # a device without a devices row (deleted) is not returned
-    run(store.set_device_keys(ALICE, "GONE", device_keys("GONE")))
+    write(db_pool, _set_device_keys_txn, ALICE, "GONE", device_keys("GONE"), 2)
     result = run(store.get_device_keys([(ALICE, None)]))
     assert set(result[ALICE]) == {"D1", "D2"}
     assert result[ALICE]["D1"] == {"keys": device_keys("D1"), "display_name": "Phone"}
@@ -108,19 +116,18 @@ def test_parallel_claims_never_hand_out_a_key_twice(store: E2eKeysStore) -> None
     assert run(store.count_one_time_keys(ALICE, "D1")) == {}
 
 
-def test_cross_signing_keys_and_signatures(store: E2eKeysStore) -> None:
+def test_cross_signing_keys_and_signatures(store: E2eKeysStore, db_pool: Any) -> None:
     master = {"user_id": ALICE, "usage": ["master"], "keys": {"ed25519:M": "M"}}
     ssk = {"user_id": ALICE, "usage": ["self_signing"], "keys": {"ed25519:S": "S"}}
-    run(store.set_cross_signing_keys(ALICE, {"master": master, "self_signing": ssk}))
+    write(db_pool, _set_cross_signing_keys_txn, ALICE, {"master": master, "self_signing": ssk}, 1)
     assert run(store.get_cross_signing_keys([ALICE, "@bob:test"])) == {ALICE: {"master": master, "self_signing": ssk}}
     new_master = {**master, "keys": {"ed25519:M2": "M2"}}
-    run(store.set_cross_signing_keys(ALICE, {"master": new_master}))
+    write(db_pool, _set_cross_signing_keys_txn, ALICE, {"master": new_master}, 2)
     assert run(store.get_cross_signing_keys([ALICE]))[ALICE]["master"] == new_master
 
-    run(
-        store.store_signatures(ALICE, [("ed25519:S", ALICE, "D1", "sig1"), ("ed25519:U", "@bob:test", "BM", "sig2")])
-    )
-    run(store.store_signatures(ALICE, [("ed25519:S", ALICE, "D1", "sig3")]))
+    signatures = [["ed25519:S", ALICE, "D1", "sig1"], ["ed25519:U", "@bob:test", "BM", "sig2"]]
+    write(db_pool, _store_signatures_txn, ALICE, signatures)
+    write(db_pool, _store_signatures_txn, ALICE, [["ed25519:S", ALICE, "D1", "sig3"]])
     sigs = run(store.get_signatures([ALICE]))
     assert sigs == [
         {

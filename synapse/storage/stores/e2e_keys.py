@@ -8,9 +8,10 @@
   handed out when the one-time keys run dry and then marked used;
 - cross-signing keys and the signatures users upload on keys.
 
-Callers of the methods that change what /keys/query shows for a user then
-record a change on the device_lists stream (synapse/streams/device_lists.py),
-which also deletes a deleted device's keys.
+What /keys/query shows for a user (device keys, cross-signing keys,
+signatures) is written by the device_lists stream
+(synapse/streams/device_lists.py) together with the change it records; it
+also deletes a deleted device's keys.
 """
 
 import json
@@ -29,27 +30,6 @@ class E2eKeysStore:
         self.clock = clock
 
     # -- device keys ----------------------------------------------------------
-    async def set_device_keys(self, user_id: str, device_id: str, keys: dict[str, Any]) -> bool:
-        """Stores the device's identity keys; False if they are exactly what
-        is stored already."""
-
-        def txn_fn(txn: LoggingTransaction) -> bool:
-            txn.execute(
-                "SELECT key_json FROM e2e_device_keys_json WHERE user_id = ? AND device_id = ?", (user_id, device_id)
-            )
-            row = txn.fetchone()
-            if row is not None and json.loads(row[0]) == keys:
-                return False
-            txn.execute(
-                "INSERT INTO e2e_device_keys_json (user_id, device_id, ts_added_ms, key_json) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (user_id, device_id) DO UPDATE SET ts_added_ms = excluded.ts_added_ms,"
-                " key_json = excluded.key_json",
-                (user_id, device_id, self.clock.time_msec(), _dumps(keys)),
-            )
-            return True
-
-        return await self.db.runInteraction("set_device_keys", txn_fn)
-
     async def get_device_keys(self, query: list[tuple[str, Optional[str]]]) -> dict[str, dict[str, dict[str, Any]]]:
         """user -> device -> {"keys": DeviceKeys, "display_name"} for each
         (user, device) asked (device None: all the user's devices). Only
@@ -227,41 +207,7 @@ class E2eKeysStore:
             result.setdefault(row["user_id"], {})[row["keytype"]] = json.loads(row["key_json"])
         return result
 
-    async def set_cross_signing_keys(self, user_id: str, keys: dict[str, dict[str, Any]]) -> None:
-        """Stores keytype -> key for the user, replacing keys of those types."""
-
-        def txn_fn(txn: LoggingTransaction) -> None:
-            for keytype, key in keys.items():
-                self.db.simple_upsert_txn(
-                    txn,
-                    "e2e_cross_signing_keys",
-                    {"user_id": user_id, "keytype": keytype},
-                    {"key_json": _dumps(key), "ts_added_ms": self.clock.time_msec()},
-                )
-
-        await self.db.runInteraction("set_cross_signing_keys", txn_fn)
-
     # -- signatures ------------------------------------------------------------
-    async def store_signatures(self, signer: str, signatures: list[tuple[str, str, str, str]]) -> None:
-        """Stores (signing key id, target user, target key id, signature)
-        rows made by `signer`."""
-
-        def txn_fn(txn: LoggingTransaction) -> None:
-            for key_id, target_user, target_key, signature in signatures:
-                self.db.simple_upsert_txn(
-                    txn,
-                    "e2e_cross_signing_signatures",
-                    {
-                        "target_user_id": target_user,
-                        "target_device_id": target_key,
-                        "user_id": signer,
-                        "key_id": key_id,
-                    },
-                    {"signature": signature},
-                )
-
-        await self.db.runInteraction("store_signatures", txn_fn)
-
     async def get_signatures(self, target_user_ids: Iterable[str]) -> list[dict[str, str]]:
         """Every uploaded signature on keys of the given users: dicts with
         user_id (signer), key_id, target_user_id, target_device_id, signature."""
