@@ -175,28 +175,29 @@ class DeviceListsStream(UserStream):
         if not changed_users and events_to <= events_from:
             return {"changed": [], "left": []}
 
-        joined_now = {r.room_id for r in await self._hs.stores.members.get_rooms_for_user(user_id)}
-        # the syncing user's own membership changes: its last membership in each room
-        own_last: dict[str, str] = {}
-        if events_to > events_from:
-            for change in await self._hs.stores.stream.get_membership_changes_for_user(user_id, events_from, events_to):
-                own_last[change.room_id] = change.membership
-        members = await store.get_joined_members_of_rooms(joined_now | set(own_last))
-        sharing = {user_id}.union(*(members[room_id] for room_id in joined_now))
-
         newly_sharing: set[str] = set()
         departed: set[str] = set()
         if events_to > events_from:
-            for room_id, membership in own_last.items():
-                (departed if membership in _GONE else newly_sharing).update(members[room_id])
+            own_changes = await self._hs.stores.stream.get_membership_changes_for_user(user_id, events_from, events_to)
+            # the user's last membership in each room it joined or left in the range
+            own_last = {change.room_id: change.membership for change in own_changes}
+            joined_now = {r.room_id for r in await self._hs.stores.members.get_rooms_for_user(user_id)}
             rooms = joined_now | set(own_last)
             for _, other, membership in await store.get_membership_changes_in_rooms(rooms, events_from, events_to):
                 if membership == "join":
                     newly_sharing.add(other)
                 elif membership in _GONE:
                     departed.add(other)
-        changed = (changed_users | newly_sharing) & sharing
-        left = departed - sharing
+            members = await store.get_joined_members_of_rooms(own_last)
+            for room_id, membership in own_last.items():
+                if membership == "join":
+                    newly_sharing.update(members[room_id])
+                elif membership in _GONE:
+                    departed.update(members[room_id])
+        candidates = (changed_users | newly_sharing | departed) - {user_id}
+        sharing = await store.get_users_sharing_a_room(user_id, candidates) if candidates else set()
+        changed = ((changed_users | newly_sharing) & sharing) | (changed_users & {user_id})
+        left = departed - sharing - {user_id}
         return {"changed": sorted(changed), "left": sorted(left)}
 
 

@@ -49,8 +49,10 @@ def sync(client: Client, since: str = "", timeout_ms: int = 0) -> dict[str, Any]
     return body
 
 
-def upload_keys(client: Client) -> None:
-    assert client.post("/keys/upload", {"device_keys": device_keys(client, Ed25519(client.device_id or ""))})[0] == 200
+def upload_keys(client: Client) -> dict[str, Any]:
+    body = {"device_keys": device_keys(client, Ed25519(client.device_id or ""))}
+    assert client.post("/keys/upload", body)[0] == 200
+    return body
 
 
 def lists_until(client: Client, since: str, done: Callable[[Lists], bool]) -> tuple[Lists, str]:
@@ -73,14 +75,16 @@ def test_changed_lists_co_members_only_in_sync_and_key_changes(homeserver: Deplo
     shared_room(alice, bob)
     since = sync(alice)["next_batch"]
     upload_keys(carol)  # shares no room with alice
-    upload_keys(bob)
+    bob_keys = upload_keys(bob)
     lists, now = lists_until(alice, since, lambda lists: bob.user_id in lists["changed"])
     assert lists == {"changed": {bob.user_id}, "left": set()}
 
     status, body = alice.get(f"/keys/changes?from={since}&to={now}")
     assert (status, body) == (200, {"changed": [bob.user_id], "left": []})
-    # the window after the change is empty
+    # the window after the change is empty, and re-uploading the same keys changes nothing
     assert alice.get(f"/keys/changes?from={now}&to={now}")[1] == {"changed": [], "left": []}
+    assert bob.post("/keys/upload", bob_keys)[0] == 200
+    assert sync(alice, now, timeout_ms=500)["device_lists"] == {"changed": [], "left": []}
     # alice's own keys are news to her other devices
     upload_keys(alice)
     lists, _ = lists_until(alice, now, lambda lists: alice.user_id in lists["changed"])

@@ -48,6 +48,25 @@ class DeviceListsStore:
 
         return await self._db.runInteraction("get_device_list_changes", txn_fn, db_autocommit=True)
 
+    async def get_users_sharing_a_room(self, user_id: str, candidates: Collection[str]) -> set[str]:
+        """Those of `candidates` joined to a room `user_id` is joined to."""
+
+        def txn_fn(txn: Any) -> set[str]:
+            sharing: set[str] = set()
+            for batch in _batches(candidates):
+                clause, args = txn.database_engine.in_list_clause("other.state_key", batch)
+                txn.execute(
+                    "SELECT DISTINCT other.state_key FROM current_state_events AS mine"
+                    " JOIN current_state_events AS other ON other.room_id = mine.room_id"
+                    " WHERE mine.type = 'm.room.member' AND mine.state_key = ? AND mine.membership = 'join'"
+                    f" AND other.type = 'm.room.member' AND other.membership = 'join' AND {clause}",
+                    [user_id, *args],
+                )
+                sharing.update(row[0] for row in txn)
+            return sharing
+
+        return await self._db.runInteraction("get_users_sharing_a_room", txn_fn, db_autocommit=True)
+
     async def get_joined_rooms_of_users(self, user_ids: Collection[str]) -> set[str]:
         """Rooms where any of the users is joined (whose waiters a change wakes)."""
         pairs = await self._db.runInteraction("get_joined_rooms_of_users", _joined_txn, "state_key", user_ids)
