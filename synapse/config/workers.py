@@ -46,7 +46,7 @@ DEPRECATED_WORKER_APPS = {
 }
 
 # streams with exactly one writer, and those that may shard across several
-SINGLE_WRITER_STREAMS = ("typing", "to_device", "account_data", "presence", "push_rules")
+SINGLE_WRITER_STREAMS = ("typing", "to_device", "account_data", "presence", "push_rules", "device_lists")
 MULTI_WRITER_STREAMS = ("events", "receipts")
 STREAMS = MULTI_WRITER_STREAMS + SINGLE_WRITER_STREAMS
 
@@ -127,6 +127,8 @@ class StreamWriters:
     account_data: list[str] = attrs.Factory(_main_only)
     presence: list[str] = attrs.Factory(_main_only)
     push_rules: list[str] = attrs.Factory(_main_only)
+    # Synapse lets several instances write device_lists; one writer here
+    device_lists: list[str] = attrs.Factory(_main_only)
 
     def for_stream(self, stream: str) -> list[str]:
         if stream not in STREAMS:

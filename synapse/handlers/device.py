@@ -1,4 +1,6 @@
-"""Devices: created at login, listed, renamed and deleted together with their tokens."""
+"""Devices: created at login, listed, renamed and deleted together with
+their tokens, keys and to-device inbox. Each creation, rename and deletion
+is a change on the device_lists stream (synapse/streams/device_lists.py)."""
 
 import secrets
 import string
@@ -42,11 +44,13 @@ class DeviceHandler:
         if device_id is not None:
             if not isinstance(device_id, str) or not device_id or len(device_id) > MAX_DEVICE_ID_LEN:
                 raise SynapseError(400, "Invalid device_id", Codes.INVALID_PARAM)
-            await self._store.store_device(user_id, device_id, _check_display_name(initial_display_name))
+            if await self._store.store_device(user_id, device_id, _check_display_name(initial_display_name)):
+                await self._record_change(user_id)
             return device_id
         for _ in range(5):
             device_id = generate_device_id()
             if await self._store.store_device(user_id, device_id, _check_display_name(initial_display_name)):
+                await self._record_change(user_id)
                 return device_id
         raise SynapseError(500, "Could not allocate a device id", Codes.UNKNOWN)
 
@@ -68,12 +72,19 @@ class DeviceHandler:
             return
         if not await self._store.update_device(user_id, device_id, display_name):
             raise NotFoundError("No device found")
+        await self._record_change(user_id)
 
     async def delete_devices(self, user_id: str, device_ids: list[str]) -> None:
-        """Deletes the devices and logs out their access tokens."""
+        """Logs out the devices' access tokens, then deletes the devices with
+        their keys and their queued to-device messages."""
         await self._hs.auth_handler.delete_access_tokens_for_user(user_id, device_ids=device_ids)
-        await self._store.delete_devices(user_id, device_ids)
-        await self._hs.e2e_keys_handler.on_devices_deleted(user_id, device_ids)
+        if not device_ids:
+            return
+        await self._hs.stream_writer("device_lists").delete_devices(user_id=user_id, device_ids=device_ids)
+        await self._hs.stream_writer("to_device").delete_inboxes(user_id=user_id, device_ids=device_ids)
+
+    async def _record_change(self, user_id: str) -> None:
+        await self._hs.stream_writer("device_lists").record_changes(user_ids=[user_id])
 
     async def delete_all_devices_for_user(self, user_id: str, except_device_id: Optional[str] = None) -> None:
         devices = await self._store.get_devices_by_user(user_id)

@@ -2,9 +2,10 @@
 
 Only local users are served: there is no federation yet, so queries and
 claims naming users of other servers answer with a `failures` entry for
-their server. Key changes are stamped with the events stream position at
-the time of the change (see synapse/storage/stores/e2e_keys.py) so that
-GET /keys/changes works with the sync tokens clients hold.
+their server. What /keys/query shows for a user (device keys,
+cross-signing keys, signatures) is written through the device_lists stream
+(synapse/streams/device_lists.py) with the change GET /keys/changes and
+/sync report.
 """
 
 from typing import TYPE_CHECKING, Any, Optional
@@ -14,6 +15,7 @@ from signedjson.sign import SignatureVerifyException, verify_signed_json
 from unpaddedbase64 import decode_base64
 
 from synapse.api.errors import Codes, SynapseError
+from synapse.streams.device_lists import device_lists_stream
 from synapse.streams.tokens import StreamToken
 from synapse.types import Requester, UserID
 
@@ -75,8 +77,8 @@ class E2eKeysHandler:
     def _store(self) -> Any:
         return self._hs.stores.e2e_keys
 
-    def _position(self) -> int:
-        return self._hs.current_token().room_key
+    def _writer(self) -> Any:
+        return self._hs.stream_writer("device_lists")
 
     def _is_local(self, user_id: str) -> bool:
         try:
@@ -98,7 +100,7 @@ class E2eKeysHandler:
             raise SynapseError(400, "At most one fallback key per algorithm", Codes.INVALID_PARAM)
 
         if device_keys is not None:
-            await self._store.set_device_keys(user_id, device_id, device_keys, self._position())
+            await self._writer().set_device_keys(user_id=user_id, device_id=device_id, keys=device_keys)
         if one_time_keys:
             existing = await self._store.get_one_time_keys(
                 user_id, device_id, [(alg, key_id) for alg, key_id, _ in one_time_keys]
@@ -228,24 +230,11 @@ class E2eKeysHandler:
 
     # -- GET /keys/changes -----------------------------------------------------------
     async def get_key_changes(self, requester: Requester, from_token: str, to_token: str) -> dict[str, Any]:
-        """Users sharing a room with the requester (and the requester) whose
-        keys changed between the two sync tokens; `left` stays empty until
-        membership changes feed the device lists."""
-        from_pos = StreamToken.from_string(from_token).room_key
-        to_pos = StreamToken.from_string(to_token).room_key
-        changed = await self._store.get_users_with_key_changes(from_pos, to_pos)
-        if not changed:
-            return {"changed": [], "left": []}
-        members = self._hs.stores.members
-        visible = {requester.user_id}
-        for room in await members.get_rooms_for_user(requester.user_id):
-            visible.update(await members.get_users_in_room(room.room_id))
-        return {"changed": sorted(changed & visible), "left": []}
-
-    # -- devices going away ----------------------------------------------------------
-    async def on_devices_deleted(self, user_id: str, device_ids: list[str]) -> None:
-        """Forgets the keys of deleted devices (for the device handler to call)."""
-        await self._store.delete_device_keys(user_id, device_ids, self._position())
+        """Who the requester must re-query (`changed`) or forget (`left`)
+        between two sync tokens (see synapse/streams/device_lists.py)."""
+        return await device_lists_stream(self._hs).changes_between(
+            requester.user_id, StreamToken.from_string(from_token), StreamToken.from_string(to_token)
+        )
 
     # -- POST /keys/device_signing/upload ------------------------------------------------
     async def cross_signing_keys_need_uia(self, user_id: str, body: dict[str, Any]) -> bool:
@@ -279,7 +268,7 @@ class E2eKeysHandler:
         for key in new.values():
             if cross_signing_public_key(key)[1] in devices:
                 raise SynapseError(403, "Key ID in use", Codes.FORBIDDEN)
-        await self._store.set_cross_signing_keys(user_id, new, self._position())
+        await self._writer().set_cross_signing_keys(user_id=user_id, keys=new)
 
     @staticmethod
     def _check_cross_signing_key(key: Any, user_id: str, keytype: str) -> dict[str, Any]:
@@ -317,7 +306,7 @@ class E2eKeysHandler:
                 except SynapseError as e:
                     failures.setdefault(target_user, {})[key_id] = {"errcode": e.errcode, "error": e.msg}
         if accepted:
-            await self._store.store_signatures(user_id, accepted, self._position())
+            await self._writer().store_signatures(signer=user_id, signatures=[list(s) for s in accepted])
         return {"failures": failures}
 
     async def _check_signed_object(

@@ -25,6 +25,7 @@ from synapse.events.serialize import strip_event
 from synapse.handlers.relations import apply_bundled_aggregations
 from synapse.storage.stores.stream import MembershipChange, RoomTimeline, token_before
 from synapse.streams.base import SyncContext, SyncContribution
+from synapse.streams.device_lists import device_lists_stream
 from synapse.streams.tokens import RoomStreamToken, StreamToken
 from synapse.types import Requester
 
@@ -73,13 +74,14 @@ class SyncResult:
     # top-level sections contributed by per-user streams (account_data, ...)
     top_level: dict[str, Any] = attrs.field(factory=dict)
     # the syncing device's key counts and device list changes: always sent,
-    # but only changed device lists are news that ends a long-poll
+    # but only device lists that changed or left are news that ends a long-poll
     device_sections: dict[str, Any] = attrs.field(factory=dict)
 
     def __bool__(self) -> bool:
         """Whether there is anything to tell the client (ends a long-poll)."""
-        changed_devices = self.device_sections.get("device_lists", {}).get("changed")
-        return bool(self.join or self.invite or self.leave or self.knock or self.top_level or changed_devices)
+        device_lists = self.device_sections.get("device_lists", {})
+        news = device_lists.get("changed") or device_lists.get("left")
+        return bool(self.join or self.invite or self.leave or self.knock or self.top_level or news)
 
     def to_json(self) -> JsonDict:
         return {
@@ -234,7 +236,7 @@ class SyncHandler:
 
     async def _e2ee_sections(self, request: SyncRequest, now: StreamToken) -> JsonDict:
         """One-time key counts and unused fallback key types of the syncing
-        device, and (incrementally) the users whose device keys changed."""
+        device, and (incrementally) whose device lists changed or who left."""
         requester = request.requester
         sections: JsonDict = {}
         if requester.device_id is not None:
@@ -244,8 +246,8 @@ class SyncHandler:
             sections["device_one_time_keys_count"] = counts
             sections["device_unused_fallback_key_types"] = fallback_types
         if request.since is not None and not request.full_state:
-            sections["device_lists"] = await self._hs.e2e_keys_handler.get_key_changes(
-                requester, request.since.to_string(), now.to_string()
+            sections["device_lists"] = await device_lists_stream(self._hs).changes_between(
+                requester.user_id, request.since, now
             )
         return sections
 

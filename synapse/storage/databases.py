@@ -15,6 +15,7 @@ from synapse.util.clock import Clock
 if TYPE_CHECKING:
     from synapse.storage.id_generators import StreamIdGenerator
     from synapse.storage.stores.account_data import AccountDataStore
+    from synapse.storage.stores.device_lists import DeviceListsStore
     from synapse.storage.stores.devices import DeviceStore
     from synapse.storage.stores.directory import DirectoryStore
     from synapse.storage.stores.e2e_keys import E2eKeysStore
@@ -179,3 +180,9 @@ class DataStores:
         from synapse.storage.stores.presence import PresenceStore
 
         return PresenceStore(self.db)
+
+    @cached_property
+    def device_lists(self) -> "DeviceListsStore":
+        from synapse.storage.stores.device_lists import DeviceListsStore
+
+        return DeviceListsStore(self.db)

@@ -43,12 +43,24 @@ RECEIPTS = StreamSpec("receipts", "receipts", implementation="synapse.streams.re
 TO_DEVICE = StreamSpec("to_device", "to_device", implementation="synapse.streams.to_device:ToDeviceStream")
 PRESENCE = StreamSpec("presence", "presence", implementation="synapse.streams.presence:PresenceStream")
 PUSH_RULES = StreamSpec("push_rules", "push_rules", implementation="synapse.streams.push_rules:PushRulesStream")
+DEVICE_LISTS = StreamSpec(
+    "device_lists", "device_lists", implementation="synapse.streams.device_lists:DeviceListsStream"
+)
 # invalidations of named caches (synapse/util/caches.py), table cache_invalidations
 CACHES = StreamSpec("caches", None)
 
 # Order matters: it is the order of positions inside a sync token. Append
 # new streams at the end so that older tokens still parse.
-STREAMS: tuple[StreamSpec, ...] = (EVENTS, ACCOUNT_DATA, TYPING, RECEIPTS, TO_DEVICE, PRESENCE, PUSH_RULES)
+STREAMS: tuple[StreamSpec, ...] = (
+    EVENTS,
+    ACCOUNT_DATA,
+    TYPING,
+    RECEIPTS,
+    TO_DEVICE,
+    PRESENCE,
+    PUSH_RULES,
+    DEVICE_LISTS,
+)
 INSTANCE_STREAMS: tuple[StreamSpec, ...] = (CACHES,)
 
 STREAMS_BY_NAME: dict[str, StreamSpec] = {s.name: s for s in STREAMS + INSTANCE_STREAMS}

@@ -13,7 +13,8 @@ position stops at the last one delivered, so the next sync continues from
 there. A row is deleted only when the device syncs with a since token at or
 past its position (the client acknowledged it): a repeated sync with the
 same since gets the same messages again, and none comes back once
-acknowledged. The deletion is a write of this stream too (on its writer).
+acknowledged. The deletion is a write of this stream too (on its writer),
+as is dropping a deleted device's whole inbox.
 """
 
 import json
@@ -72,9 +73,15 @@ def _delete_txn(txn: Any, stream_id: int, user_id: str, device_id: str, up_to: i
     )
 
 
+def _delete_inboxes_txn(txn: Any, stream_id: int, user_id: str, device_ids: list[str]) -> None:
+    txn.executemany(
+        "DELETE FROM device_inbox WHERE user_id = ? AND device_id = ?", [(user_id, d) for d in device_ids]
+    )
+
+
 class ToDeviceStream(UserStream):
     NAME = "to_device"
-    WRITE_METHODS = ("send_messages", "delete_acknowledged")
+    WRITE_METHODS = ("send_messages", "delete_acknowledged", "delete_inboxes")
 
     def __init__(self, hs: Any) -> None:
         super().__init__(hs)
@@ -110,6 +117,10 @@ class ToDeviceStream(UserStream):
     async def delete_acknowledged(self, user_id: str, device_id: str, up_to: int) -> int:
         """Deletes the device's messages at or before `up_to` (acknowledged by a sync)."""
         return await self._write("delete_to_device", _delete_txn, user_id, device_id, up_to)
+
+    async def delete_inboxes(self, user_id: str, device_ids: list[str]) -> int:
+        """Drops every queued message of the deleted devices."""
+        return await self._write("delete_device_inboxes", _delete_inboxes_txn, user_id, device_ids)
 
     async def _expand_recipients(
         self, sender: str, message_type: str, messages: dict[str, JsonDict]

@@ -30,7 +30,7 @@ def test_main_process_defaults(tmp_path, minimal):
     r = role(tmp_path, minimal)
     assert r.is_main and r.worker_app is None and r.worker_name is None
     assert r.instance_name == "main"
-    for stream in ("events", "typing", "to_device", "account_data", "receipts", "presence", "push_rules"):
+    for stream in ("events", "typing", "to_device", "account_data", "receipts", "presence", "push_rules", "device_lists"):
         assert r.writers.for_stream(stream) == ["main"] == r.writers_for(stream)
         assert r.is_writer(stream)
     assert r.run_background_tasks and r.start_pushers and r.send_federation

@@ -1,7 +1,10 @@
 """E2eKeysStore on SQLite and PostgreSQL: device keys, one-time and fallback
 keys (claims never hand a key out twice, even in parallel), cross-signing
-keys, signatures and the key change log."""
+keys and signatures. Device keys, cross-signing keys and signatures are
+written by the device_lists stream's transactions (with their change row;
+the stream itself is tested in tests/api/test_device_lists.py)."""
 
+import itertools
 from typing import Any
 
 import pytest
@@ -9,10 +12,17 @@ from twisted.internet import defer, reactor
 
 from synapse.storage.stores.devices import DeviceStore
 from synapse.storage.stores.e2e_keys import E2eKeysStore
+from synapse.streams.device_lists import _set_cross_signing_keys_txn, _set_device_keys_txn, _store_signatures_txn
 from synapse.util.clock import Clock
 from tests.support.twisted import run
 
 ALICE = "@alice:test"
+_positions = itertools.count(1)
+
+
+def write(db_pool: Any, txn_fn: Any, *args: Any) -> None:
+    """Runs one of the stream's write transactions at a fresh position."""
+    run(db_pool.runInteraction("write", txn_fn, next(_positions), *args))
 
 
 @pytest.fixture
@@ -35,27 +45,18 @@ def device_keys(device_id: str, curve: str = "c1") -> dict[str, Any]:
     }
 
 
-def test_device_keys_round_trip_and_change_log(store: E2eKeysStore, devices: DeviceStore) -> None:
+def test_device_keys_round_trip(store: E2eKeysStore, devices: DeviceStore, db_pool: Any) -> None:
     run(devices.store_device(ALICE, "D1", "Phone"))
     run(devices.store_device(ALICE, "D2", None))
-    assert run(store.set_device_keys(ALICE, "D1", device_keys("D1"), 5)) is True
-    # identical upload: nothing changes, no key change recorded
-    assert run(store.set_device_keys(ALICE, "D1", device_keys("D1"), 6)) is False
-    assert run(store.set_device_keys(ALICE, "D2", device_keys("D2"), 7)) is True
+    write(db_pool, _set_device_keys_txn, ALICE, "D1", device_keys("D1", "old"), 1)
+    write(db_pool, _set_device_keys_txn, ALICE, "D1", device_keys("D1"), 2)
+    write(db_pool, _set_device_keys_txn, ALICE, "D2", device_keys("D2"), 2)
     # a device without a devices row (deleted) is not returned
-    run(store.set_device_keys(ALICE, "GONE", device_keys("GONE"), 7))
+    write(db_pool, _set_device_keys_txn, ALICE, "GONE", device_keys("GONE"), 2)
     result = run(store.get_device_keys([(ALICE, None)]))
     assert set(result[ALICE]) == {"D1", "D2"}
     assert result[ALICE]["D1"] == {"keys": device_keys("D1"), "display_name": "Phone"}
     assert set(run(store.get_device_keys([(ALICE, "D2"), ("@bob:test", None)]))[ALICE]) == {"D2"}
-
-    assert run(store.get_users_with_key_changes(5, 5)) == {ALICE}
-    assert run(store.get_users_with_key_changes(6, 6)) == set()
-    assert run(store.get_users_with_key_changes(8, 100)) == set()
-
-    run(store.delete_device_keys(ALICE, ["D1"], 9))
-    assert set(run(store.get_device_keys([(ALICE, None)]))[ALICE]) == {"D2"}
-    assert run(store.get_users_with_key_changes(9, 9)) == {ALICE}
 
 
 def test_one_time_key_counts_and_claims(store: E2eKeysStore) -> None:
@@ -115,19 +116,18 @@ def test_parallel_claims_never_hand_out_a_key_twice(store: E2eKeysStore) -> None
     assert run(store.count_one_time_keys(ALICE, "D1")) == {}
 
 
-def test_cross_signing_keys_and_signatures(store: E2eKeysStore) -> None:
+def test_cross_signing_keys_and_signatures(store: E2eKeysStore, db_pool: Any) -> None:
     master = {"user_id": ALICE, "usage": ["master"], "keys": {"ed25519:M": "M"}}
     ssk = {"user_id": ALICE, "usage": ["self_signing"], "keys": {"ed25519:S": "S"}}
-    run(store.set_cross_signing_keys(ALICE, {"master": master, "self_signing": ssk}, 3))
+    write(db_pool, _set_cross_signing_keys_txn, ALICE, {"master": master, "self_signing": ssk}, 1)
     assert run(store.get_cross_signing_keys([ALICE, "@bob:test"])) == {ALICE: {"master": master, "self_signing": ssk}}
     new_master = {**master, "keys": {"ed25519:M2": "M2"}}
-    run(store.set_cross_signing_keys(ALICE, {"master": new_master}, 4))
+    write(db_pool, _set_cross_signing_keys_txn, ALICE, {"master": new_master}, 2)
     assert run(store.get_cross_signing_keys([ALICE]))[ALICE]["master"] == new_master
 
-    run(
-        store.store_signatures(ALICE, [("ed25519:S", ALICE, "D1", "sig1"), ("ed25519:U", "@bob:test", "BM", "sig2")], 8)
-    )
-    run(store.store_signatures(ALICE, [("ed25519:S", ALICE, "D1", "sig3")], 9))
+    signatures = [["ed25519:S", ALICE, "D1", "sig1"], ["ed25519:U", "@bob:test", "BM", "sig2"]]
+    write(db_pool, _store_signatures_txn, ALICE, signatures)
+    write(db_pool, _store_signatures_txn, ALICE, [["ed25519:S", ALICE, "D1", "sig3"]])
     sigs = run(store.get_signatures([ALICE]))
     assert sigs == [
         {
@@ -138,28 +138,4 @@ def test_cross_signing_keys_and_signatures(store: E2eKeysStore) -> None:
             "signature": "sig3",
         }
     ]
-    assert run(store.get_users_with_key_changes(8, 8)) == {ALICE, "@bob:test"}
-    assert run(store.get_users_with_key_changes(3, 4)) == {ALICE}
 
-
-def test_key_change_stamp_never_below_the_highest_persisted_event(store: E2eKeysStore, db_pool: Any) -> None:
-    """A process whose events token lags (stamping 3) while event 40 is
-    persisted stamps 40: a sync token up to 40 may already be out there."""
-    row = {
-        "stream_ordering": 40,
-        "event_id": "$e40",
-        "room_id": "!r:test",
-        "type": "m.room.message",
-        "sender": ALICE,
-        "depth": 1,
-        "origin_server_ts": 0,
-        "received_ts": 0,
-        "instance_name": "persister1",
-    }
-    run(db_pool.simple_insert("events", row))
-    run(store.set_cross_signing_keys(ALICE, {"master": {"keys": {"ed25519:M": "M"}}}, 3))
-    assert run(store.get_users_with_key_changes(0, 39)) == set()
-    assert run(store.get_users_with_key_changes(40, 40)) == {ALICE}
-    # a caller ahead of the persisted events (abandoned ids) keeps its own position
-    run(store.set_cross_signing_keys("@bob:test", {"master": {"keys": {"ed25519:B": "B"}}}, 45))
-    assert run(store.get_users_with_key_changes(41, 45)) == {"@bob:test"}

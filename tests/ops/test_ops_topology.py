@@ -117,7 +117,9 @@ def test_stream_writer_missing_from_instance_map(deploy):
     assert msg == f"{deploy.shared_path}: stream_writers.to_device: writer 'writer2' does not appear in instance_map"
 
 
-@pytest.mark.parametrize("stream", ["typing", "to_device", "account_data", "receipts", "presence", "push_rules"])
+@pytest.mark.parametrize(
+    "stream", ["typing", "to_device", "account_data", "receipts", "presence", "push_rules", "device_lists"]
+)
 def test_single_writer_streams_refuse_two_writers(deploy, stream):
     deploy.shared["instance_map"]["writer2"] = {"host": "127.0.0.1", "port": 9095}
     deploy.shared["stream_writers"][stream] = ["writer1", "writer2"]

@@ -12,8 +12,8 @@ the config ``synapse.scripts.nginx_config`` generates from the same files.
 
 The default layout (`DEFAULT_WORKERS`): two generic workers taking client and
 federation traffic, two event persisters (``stream_writers.events``) and one
-``stream_writer`` for typing, to_device, account_data, receipts, presence and
-push_rules (each of those streams takes a single writer).
+``stream_writer`` for typing, to_device, account_data, receipts, presence,
+push_rules and device_lists (each of those streams takes a single writer).
 
 Every topology gets a private ``redis-server`` (not `ensure_redis()`): Redis
 pub/sub channels are global to a server, so two deployments sharing one would
@@ -85,6 +85,7 @@ DEFAULT_STREAM_WRITERS: dict[str, Any] = {
     "receipts": "stream_writer",
     "presence": "stream_writer",
     "push_rules": "stream_writer",
+    "device_lists": "stream_writer",
 }
 
 

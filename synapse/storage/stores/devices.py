@@ -1,8 +1,9 @@
 """Devices: one row per (user, device id), owning the `devices` table.
 
 A device exists from the login that created it until it is deleted (logout,
-DELETE /devices, password change, deactivation). Hidden devices are
-internal and never listed to clients.
+DELETE /devices, password change, deactivation); the device_lists stream
+deletes it (synapse/streams/device_lists.py). Hidden devices are internal
+and never listed to clients.
 """
 
 from typing import Any, Optional
@@ -92,12 +93,3 @@ class DeviceStore:
             )
 
         await self.db.runInteraction("record_last_seen", txn_fn)
-
-    async def delete_devices(self, user_id: str, device_ids: list[str]) -> None:
-        def txn_fn(txn: Any) -> None:
-            if not device_ids:
-                return
-            clause, args = self.db.engine.in_list_clause("device_id", device_ids)
-            txn.execute(f"DELETE FROM devices WHERE user_id = ? AND {clause}", [user_id, *args])
-
-        await self.db.runInteraction("delete_devices", txn_fn)

@@ -6,16 +6,12 @@
   it first, so a key is never handed out twice;
 - fallback keys (`e2e_fallback_keys_json`): one per device and algorithm,
   handed out when the one-time keys run dry and then marked used;
-- cross-signing keys and the signatures users upload on keys;
-- `e2e_key_changes`: which user's keys changed, in `stream_id` order (a
-  plain sequence), stamped with the events stream position of the change
-  (see `_record_key_change_txn`). GET /keys/changes reads it by events
-  position because that is what sync tokens carry; a device_lists stream
-  with its own token part replaces the stamp later (the rows already have
-  their stream ids).
+- cross-signing keys and the signatures users upload on keys.
 
-Every method that changes what /keys/query shows for a user records a key
-change in the same transaction, given the caller's `events_position`.
+What /keys/query shows for a user (device keys, cross-signing keys,
+signatures) is written by the device_lists stream
+(synapse/streams/device_lists.py) together with the change it records; it
+also deletes a deleted device's keys.
 """
 
 import json
@@ -23,9 +19,6 @@ from typing import Any, Iterable, Optional
 
 from synapse.storage.database import DatabasePool, LoggingTransaction
 from synapse.util.clock import Clock
-
-KEY_CHANGES_SEQUENCE = "e2e_key_changes_seq"
-
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
@@ -36,59 +29,7 @@ class E2eKeysStore:
         self.db = db
         self.clock = clock
 
-    # -- key changes --------------------------------------------------------
-    def _record_key_change_txn(self, txn: LoggingTransaction, user_id: str, events_position: int) -> None:
-        """Stamps the change with the caller's events token or the highest
-        persisted event, whichever is higher: a process whose token lags
-        (a worker behind replication) must not stamp a change below a sync
-        token another process already handed out, or /keys/changes would
-        miss it. A stamp above current tokens only delays the report."""
-        txn.execute("SELECT COALESCE(MAX(stream_ordering), 0) FROM events")
-        persisted = int(txn.fetchone()[0])  # type: ignore[index]
-        (stream_id,) = txn.database_engine.allocate_from_sequence_txn(txn, KEY_CHANGES_SEQUENCE, 1)
-        txn.execute(
-            "INSERT INTO e2e_key_changes (stream_id, user_id, events_position) VALUES (?, ?, ?)",
-            (stream_id, user_id, max(events_position, persisted)),
-        )
-
-    async def get_users_with_key_changes(self, from_position: int, to_position: int) -> set[str]:
-        """Users whose keys changed at events positions from `from_position`
-        to `to_position`, both included: a change made while the events
-        stream stood at a sync token's position may have come after that
-        sync, so the lower bound must be inclusive (users may repeat)."""
-
-        def txn_fn(txn: LoggingTransaction) -> set[str]:
-            txn.execute(
-                "SELECT DISTINCT user_id FROM e2e_key_changes WHERE events_position >= ? AND events_position <= ?",
-                (from_position, to_position),
-            )
-            return {row[0] for row in txn}
-
-        return await self.db.runInteraction("get_users_with_key_changes", txn_fn, db_autocommit=True)
-
     # -- device keys ----------------------------------------------------------
-    async def set_device_keys(self, user_id: str, device_id: str, keys: dict[str, Any], events_position: int) -> bool:
-        """Stores the device's identity keys; False (and no key change) if
-        they are exactly what is stored already."""
-
-        def txn_fn(txn: LoggingTransaction) -> bool:
-            txn.execute(
-                "SELECT key_json FROM e2e_device_keys_json WHERE user_id = ? AND device_id = ?", (user_id, device_id)
-            )
-            row = txn.fetchone()
-            if row is not None and json.loads(row[0]) == keys:
-                return False
-            txn.execute(
-                "INSERT INTO e2e_device_keys_json (user_id, device_id, ts_added_ms, key_json) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (user_id, device_id) DO UPDATE SET ts_added_ms = excluded.ts_added_ms,"
-                " key_json = excluded.key_json",
-                (user_id, device_id, self.clock.time_msec(), _dumps(keys)),
-            )
-            self._record_key_change_txn(txn, user_id, events_position)
-            return True
-
-        return await self.db.runInteraction("set_device_keys", txn_fn)
-
     async def get_device_keys(self, query: list[tuple[str, Optional[str]]]) -> dict[str, dict[str, dict[str, Any]]]:
         """user -> device -> {"keys": DeviceKeys, "display_name"} for each
         (user, device) asked (device None: all the user's devices). Only
@@ -115,26 +56,6 @@ class E2eKeysStore:
             return result
 
         return await self.db.runInteraction("get_device_keys", txn_fn)
-
-    async def delete_device_keys(self, user_id: str, device_ids: list[str], events_position: int) -> None:
-        """Forgets every key of the devices (they were deleted), recording a
-        key change if the user had identity keys on any of them."""
-
-        def txn_fn(txn: LoggingTransaction) -> None:
-            had_keys = False
-            for device_id in device_ids:
-                keyvalues = {"user_id": user_id, "device_id": device_id}
-                had_keys = self.db.simple_delete_txn(txn, "e2e_device_keys_json", keyvalues) > 0 or had_keys
-                self.db.simple_delete_txn(txn, "e2e_one_time_keys_json", keyvalues)
-                self.db.simple_delete_txn(txn, "e2e_fallback_keys_json", keyvalues)
-                txn.execute(
-                    "DELETE FROM e2e_cross_signing_signatures WHERE target_user_id = ? AND target_device_id = ?",
-                    (user_id, device_id),
-                )
-            if had_keys:
-                self._record_key_change_txn(txn, user_id, events_position)
-
-        await self.db.runInteraction("delete_device_keys", txn_fn)
 
     # -- one-time and fallback keys ---------------------------------------------
     async def get_one_time_keys(
@@ -286,46 +207,7 @@ class E2eKeysStore:
             result.setdefault(row["user_id"], {})[row["keytype"]] = json.loads(row["key_json"])
         return result
 
-    async def set_cross_signing_keys(self, user_id: str, keys: dict[str, dict[str, Any]], events_position: int) -> None:
-        """Stores keytype -> key for the user, replacing keys of those types."""
-
-        def txn_fn(txn: LoggingTransaction) -> None:
-            for keytype, key in keys.items():
-                self.db.simple_upsert_txn(
-                    txn,
-                    "e2e_cross_signing_keys",
-                    {"user_id": user_id, "keytype": keytype},
-                    {"key_json": _dumps(key), "ts_added_ms": self.clock.time_msec()},
-                )
-            self._record_key_change_txn(txn, user_id, events_position)
-
-        await self.db.runInteraction("set_cross_signing_keys", txn_fn)
-
     # -- signatures ------------------------------------------------------------
-    async def store_signatures(
-        self, signer: str, signatures: list[tuple[str, str, str, str]], events_position: int
-    ) -> None:
-        """Stores (signing key id, target user, target key id, signature)
-        rows made by `signer`, recording a key change for each target user."""
-
-        def txn_fn(txn: LoggingTransaction) -> None:
-            for key_id, target_user, target_key, signature in signatures:
-                self.db.simple_upsert_txn(
-                    txn,
-                    "e2e_cross_signing_signatures",
-                    {
-                        "target_user_id": target_user,
-                        "target_device_id": target_key,
-                        "user_id": signer,
-                        "key_id": key_id,
-                    },
-                    {"signature": signature},
-                )
-            for target_user in sorted({s[1] for s in signatures}):
-                self._record_key_change_txn(txn, target_user, events_position)
-
-        await self.db.runInteraction("store_signatures", txn_fn)
-
     async def get_signatures(self, target_user_ids: Iterable[str]) -> list[dict[str, str]]:
         """Every uploaded signature on keys of the given users: dicts with
         user_id (signer), key_id, target_user_id, target_device_id, signature."""
