@@ -100,6 +100,16 @@ class LoggingTransaction:
         if rows:
             self._run(lambda converted, r: self.database_engine.executemany(self.txn, converted, r), sql, rows)
 
+    def insert_many(self, table: str, keys: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """INSERT of many rows, the engine's fastest way: on PostgreSQL one
+        multi-row statement, where a batch of one statement per row costs
+        the server a parse and plan per row (an event's push actions are a
+        row per notified member)."""
+        rows = list(rows)
+        if rows:
+            logged = f"INSERT INTO {table} ({', '.join(keys)}) VALUES <{len(rows)} rows>"
+            self._run(lambda _sql, r: self.database_engine.insert_many(self.txn, table, keys, r), logged, rows)
+
     def _run(self, method: Callable[[str, Any], Any], sql: str, args: Any) -> None:
         converted = self.database_engine.convert_param_style(sql)
         if sql_logger.isEnabledFor(logging.DEBUG):
@@ -331,7 +341,7 @@ class DatabasePool:
     def simple_insert_many_txn(
         txn: LoggingTransaction, table: str, keys: Collection[str], values: Iterable[Sequence[Any]]
     ) -> None:
-        txn.executemany(f"INSERT INTO {table} ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))})", values)
+        txn.insert_many(table, list(keys), values)
 
     async def simple_upsert(
         self,
@@ -341,7 +351,9 @@ class DatabasePool:
         insertion_values: Mapping[str, Any] | None = None,
         desc: str = "simple_upsert",
     ) -> None:
-        await self.runInteraction(desc, self.simple_upsert_txn, table, keyvalues, values, insertion_values, db_autocommit=True)
+        await self.runInteraction(
+            desc, self.simple_upsert_txn, table, keyvalues, values, insertion_values, db_autocommit=True
+        )
 
     @staticmethod
     def simple_upsert_txn(
@@ -377,7 +389,9 @@ class DatabasePool:
         allow_none: bool = False,
         desc: str = "simple_select_one",
     ) -> dict[str, Any] | None:
-        return await self.runInteraction(desc, self.simple_select_one_txn, table, keyvalues, retcols, allow_none, db_autocommit=True)
+        return await self.runInteraction(
+            desc, self.simple_select_one_txn, table, keyvalues, retcols, allow_none, db_autocommit=True
+        )
 
     @staticmethod
     def simple_select_one_txn(
@@ -408,7 +422,9 @@ class DatabasePool:
         allow_none: bool = False,
         desc: str = "simple_select_one_onecol",
     ) -> Any:
-        return await self.runInteraction(desc, self.simple_select_one_onecol_txn, table, keyvalues, retcol, allow_none, db_autocommit=True)
+        return await self.runInteraction(
+            desc, self.simple_select_one_onecol_txn, table, keyvalues, retcol, allow_none, db_autocommit=True
+        )
 
     @staticmethod
     def simple_select_one_onecol_txn(
@@ -420,7 +436,9 @@ class DatabasePool:
     async def simple_select_onecol(
         self, table: str, keyvalues: Mapping[str, Any] | None, retcol: str, desc: str = "simple_select_onecol"
     ) -> list[Any]:
-        return await self.runInteraction(desc, self.simple_select_onecol_txn, table, keyvalues, retcol, db_autocommit=True)
+        return await self.runInteraction(
+            desc, self.simple_select_onecol_txn, table, keyvalues, retcol, db_autocommit=True
+        )
 
     @staticmethod
     def simple_select_onecol_txn(
@@ -438,7 +456,9 @@ class DatabasePool:
         retcols: Sequence[str],
         desc: str = "simple_select_list",
     ) -> list[dict[str, Any]]:
-        return await self.runInteraction(desc, self.simple_select_list_txn, table, keyvalues, retcols, db_autocommit=True)
+        return await self.runInteraction(
+            desc, self.simple_select_list_txn, table, keyvalues, retcols, db_autocommit=True
+        )
 
     @staticmethod
     def simple_select_list_txn(
@@ -493,7 +513,9 @@ class DatabasePool:
         updatevalues: Mapping[str, Any],
         desc: str = "simple_update",
     ) -> int:
-        return await self.runInteraction(desc, self.simple_update_txn, table, keyvalues, updatevalues, db_autocommit=True)
+        return await self.runInteraction(
+            desc, self.simple_update_txn, table, keyvalues, updatevalues, db_autocommit=True
+        )
 
     @staticmethod
     def simple_update_txn(

@@ -10,7 +10,7 @@ provides the few primitives that have no portable spelling (sequences,
 import abc
 import enum
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +95,10 @@ class BaseDatabaseEngine(abc.ABC):
     @abc.abstractmethod
     def executemany(self, cursor: Any, sql: str, rows: list[Any]) -> None:
         """Run converted `sql` once per row, as fast as the module allows."""
+
+    @abc.abstractmethod
+    def insert_many(self, cursor: Any, table: str, keys: Sequence[str], rows: list[Any]) -> None:
+        """INSERT every row into `table` (columns `keys`), as fast as the module allows."""
 
     @abc.abstractmethod
     def in_list_clause(self, column: str, values: Iterable[Any]) -> tuple[str, list[Any]]:

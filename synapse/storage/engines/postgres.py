@@ -8,7 +8,7 @@ silently unusable after an OS upgrade.
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import psycopg2
@@ -84,7 +84,9 @@ class PostgresEngine(BaseDatabaseEngine):
         )
         if encoding != "UTF8":
             raise IncorrectDatabaseSetup(f"Database {name!r} has encoding {encoding!r}, but UTF8 is required. {recipe}")
-        problems = [f"{what} is {value!r}" for what, value in (("LC_COLLATE", collate), ("LC_CTYPE", ctype)) if value != "C"]
+        problems = [
+            f"{what} is {value!r}" for what, value in (("LC_COLLATE", collate), ("LC_CTYPE", ctype)) if value != "C"
+        ]
         if problems:
             message = f"Database {name!r} has the wrong locale: {', '.join(problems)}; 'C' is required. {recipe}"
             if not self.config_args.get("allow_unsafe_locale"):
@@ -124,6 +126,11 @@ class PostgresEngine(BaseDatabaseEngine):
         # psycopg2's executemany makes one round trip per row; execute_batch
         # sends them in pages. (The cursor's rowcount then covers the last page.)
         psycopg2.extras.execute_batch(cursor, sql, rows, page_size=200)
+
+    def insert_many(self, cursor: Any, table: str, keys: Sequence[str], rows: list[Any]) -> None:
+        psycopg2.extras.execute_values(
+            cursor, f"INSERT INTO {table} ({', '.join(keys)}) VALUES %s", rows, page_size=1000
+        )
 
     def in_list_clause(self, column: str, values: Iterable[Any]) -> tuple[str, list[Any]]:
         return f"{column} = ANY(?)", [list(values)]

@@ -7,7 +7,7 @@ single snapshot and schema changes are transactional.
 """
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from synapse.storage.engines._base import BaseDatabaseEngine, IncorrectDatabaseSetup, IsolationLevel
@@ -79,6 +79,9 @@ class Sqlite3Engine(BaseDatabaseEngine):
 
     def executemany(self, cursor: Any, sql: str, rows: list[Any]) -> None:
         cursor.executemany(sql, rows)
+
+    def insert_many(self, cursor: Any, table: str, keys: Sequence[str], rows: list[Any]) -> None:
+        cursor.executemany(f"INSERT INTO {table} ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))})", rows)
 
     def in_list_clause(self, column: str, values: Iterable[Any]) -> tuple[str, list[Any]]:
         args = list(values)

@@ -20,6 +20,7 @@ from typing import Any, Iterable, Optional
 from synapse.storage.database import DatabasePool, LoggingTransaction
 from synapse.util.clock import Clock
 
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 

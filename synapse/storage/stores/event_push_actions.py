@@ -38,6 +38,11 @@ _SENT_POS = (
 _UNREAD = f"(epa.stream_ordering > {_RECEIPT_POS} AND epa.stream_ordering > {_SENT_POS})"
 
 
+_ACTION_COLUMNS = (
+    "event_id", "user_id", "room_id", "thread_id", "stream_ordering", "actions", "notif", "highlight", "received_ts"
+)  # fmt: skip
+
+
 # -- writes, inside the persister's transaction -------------------------------
 def store_push_actions_txn(
     txn: LoggingTransaction,
@@ -65,12 +70,7 @@ def store_push_actions_txn(
             (event.event_id, user_id, event.room_id, thread_id, stream_ordering, json.dumps(actions),
              int(notify), int(highlight), now_ms)
         )  # fmt: skip
-    if rows:
-        txn.executemany(
-            "INSERT INTO event_push_actions (event_id, user_id, room_id, thread_id, stream_ordering, actions,"
-            " notif, highlight, received_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+    DatabasePool.simple_insert_many_txn(txn, "event_push_actions", _ACTION_COLUMNS, rows)
 
 
 @attrs.frozen
