@@ -1,6 +1,6 @@
 """Push rules, unread counts and /notifications over real HTTP: a monolith on
 each database and the worker deployment behind nginx (push rule writes on
-the stream_writer worker, events created on generic workers and persisted
+the stream_writer2 worker, receipts on stream_writer, events created on generic workers and persisted
 by two event persisters, /sync on generic workers)."""
 
 import json

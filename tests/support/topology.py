@@ -11,9 +11,10 @@ the config ``synapse.scripts.nginx_config`` generates from the same files.
 `Topology.base_url` is nginx: tests talk to the deployment as clients would.
 
 The default layout (`DEFAULT_WORKERS`): two generic workers taking client and
-federation traffic, two event persisters (``stream_writers.events``) and one
-``stream_writer`` for typing, to_device, account_data, receipts, presence,
-push_rules and device_lists (each of those streams takes a single writer).
+federation traffic, two event persisters (``stream_writers.events``), and two
+stream writers for the single-writer streams: ``stream_writer`` (typing,
+to_device, receipts, presence) and ``stream_writer2`` (account_data,
+push_rules, device_lists).
 
 Every topology gets a private ``redis-server`` (not `ensure_redis()`): Redis
 pub/sub channels are global to a server, so two deployments sharing one would
@@ -76,16 +77,21 @@ DEFAULT_WORKERS = (
     WorkerSpec("persister1", client=False),
     WorkerSpec("persister2", client=False),
     WorkerSpec("stream_writer"),
+    WorkerSpec("stream_writer2"),
 )
+# The single-writer streams are split over two workers so that features
+# spanning streams cross processes: read markers (receipts) write account
+# data, unread counts join receipts with push rules, device deletion
+# (device_lists) empties to-device inboxes, E2EE uses both.
 DEFAULT_STREAM_WRITERS: dict[str, Any] = {
     "events": ["persister1", "persister2"],
     "typing": "stream_writer",
     "to_device": "stream_writer",
-    "account_data": "stream_writer",
     "receipts": "stream_writer",
     "presence": "stream_writer",
-    "push_rules": "stream_writer",
-    "device_lists": "stream_writer",
+    "account_data": "stream_writer2",
+    "push_rules": "stream_writer2",
+    "device_lists": "stream_writer2",
 }
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.topology import Topology, start_topology
+from tests.support.topology import DEFAULT_WORKERS, Topology, start_topology
 from tests.system.client import User
 
 # how long the early worker is left waiting before main starts
@@ -40,9 +40,10 @@ def test_worker_started_before_main(unstarted: Topology) -> None:
 
     topology.start("main")
     topology.wait_healthy("generic1")  # the waiting worker comes up by itself
-    for name in ("generic2", "persister1", "persister2", "stream_writer"):
+    others = [worker.name for worker in DEFAULT_WORKERS if worker.name != "generic1"]
+    for name in others:
         topology.start(name, wait=False)
-    for name in ("generic2", "persister1", "persister2", "stream_writer"):
+    for name in others:
         topology.wait_healthy(name)
     topology.start_nginx()
 

@@ -14,7 +14,7 @@ from tests.system.client import User
 
 def test_every_process_runs_and_answers_health(topology: Topology) -> None:
     pids = {name: info.process.pid for name, info in topology.processes.items() if info.process}
-    assert set(pids) == {"main", "generic1", "generic2", "persister1", "persister2", "stream_writer"}
+    assert set(pids) == {"main", "generic1", "generic2", "persister1", "persister2", "stream_writer", "stream_writer2"}
     assert len(set(pids.values())) == len(pids)
     for name, info in topology.processes.items():
         for port in (info.client_port, info.replication_port):
