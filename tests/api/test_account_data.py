@@ -1,4 +1,5 @@
-"""Account data and tags over real HTTP on both databases: the endpoints,
+"""Account data and tags over real HTTP on both databases and the worker
+deployment (tests/e2ee/deployments.py): the endpoints,
 their errcodes, and their place in /sync (initial, incremental, long-poll)."""
 
 import threading
@@ -8,22 +9,20 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.accounts.client import Client, start_accounts_homeserver, unique
-from tests.support.homeserver import Homeserver
+from tests.accounts.client import Client, unique
+from tests.e2ee.deployments import DEPLOYMENTS, Deployment, deployment_fixture
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def homeserver(request: pytest.FixtureRequest) -> Iterator[Homeserver]:
-    hs = start_accounts_homeserver(request.param)
-    yield hs
-    hs.stop()
+@pytest.fixture(scope="module", params=DEPLOYMENTS)
+def homeserver(request: pytest.FixtureRequest) -> Iterator[Deployment]:
+    yield from deployment_fixture(request)
 
 
 def q(value: str) -> str:
     return urllib.parse.quote(value, safe="")
 
 
-def new_user(homeserver: Homeserver) -> Client:
+def new_user(homeserver: Deployment) -> Client:
     client = Client(homeserver.base_url)
     client.register(unique("ad"))
     return client
@@ -35,7 +34,7 @@ def new_room(client: Client) -> str:
     return body["room_id"]
 
 
-def test_global_account_data_round_trip_and_errors(homeserver: Homeserver) -> None:
+def test_global_account_data_round_trip_and_errors(homeserver: Deployment) -> None:
     alice, bob = new_user(homeserver), new_user(homeserver)
     path = f"/user/{q(alice.user_id)}/account_data/org.example.settings"
     assert alice.get(path)[1]["errcode"] == "M_NOT_FOUND"
@@ -59,7 +58,7 @@ def test_global_account_data_round_trip_and_errors(homeserver: Homeserver) -> No
     assert (status, body["errcode"]) == (401, "M_MISSING_TOKEN")
 
 
-def test_room_account_data_and_tags(homeserver: Homeserver) -> None:
+def test_room_account_data_and_tags(homeserver: Deployment) -> None:
     alice = new_user(homeserver)
     room = new_room(alice)
     base = f"/user/{q(alice.user_id)}/rooms/{q(room)}"
@@ -87,7 +86,7 @@ def _room_account_data(sync: dict[str, Any], room: str) -> dict[str, Any]:
     return {e["type"]: e["content"] for e in events}
 
 
-def test_account_data_in_sync(homeserver: Homeserver) -> None:
+def test_account_data_in_sync(homeserver: Deployment) -> None:
     alice = new_user(homeserver)
     room = new_room(alice)
     alice.put(f"/user/{q(alice.user_id)}/account_data/org.example.a", {"n": 1})

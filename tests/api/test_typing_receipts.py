@@ -1,4 +1,5 @@
-"""Typing, read receipts and read markers over real HTTP on both databases:
+"""Typing, read receipts and read markers over real HTTP on both databases
+and the worker deployment (tests/e2ee/deployments.py):
 the endpoints, their errcodes, and their ephemeral events in /sync
 (initial, incremental, long-poll), including typing expiry."""
 
@@ -9,22 +10,20 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from tests.accounts.client import Client, start_accounts_homeserver, unique
-from tests.support.homeserver import Homeserver
+from tests.accounts.client import Client, unique
+from tests.e2ee.deployments import DEPLOYMENTS, Deployment, deployment_fixture
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def homeserver(request: pytest.FixtureRequest) -> Iterator[Homeserver]:
-    hs = start_accounts_homeserver(request.param)
-    yield hs
-    hs.stop()
+@pytest.fixture(scope="module", params=DEPLOYMENTS)
+def homeserver(request: pytest.FixtureRequest) -> Iterator[Deployment]:
+    yield from deployment_fixture(request)
 
 
 def q(value: str) -> str:
     return urllib.parse.quote(value, safe="")
 
 
-def new_user(homeserver: Homeserver) -> Client:
+def new_user(homeserver: Deployment) -> Client:
     client = Client(homeserver.base_url)
     client.register(unique("tr"))
     return client
@@ -82,7 +81,7 @@ def typing(client: Client, room: str, body: Any) -> tuple[int, dict[str, Any]]:
 # -- typing --------------------------------------------------------------------
 
 
-def test_typing_on_and_off_in_sync(homeserver: Homeserver) -> None:
+def test_typing_on_and_off_in_sync(homeserver: Deployment) -> None:
     alice, bob = new_user(homeserver), new_user(homeserver)
     room = shared_room(alice, bob)
     status, initial = bob.get("/sync")
@@ -105,7 +104,7 @@ def test_typing_on_and_off_in_sync(homeserver: Homeserver) -> None:
     assert ephemeral(off, room)["m.typing"] == {"user_ids": [bob.user_id]}
 
 
-def test_typing_long_poll_wakes_on_typing_and_on_expiry(homeserver: Homeserver) -> None:
+def test_typing_long_poll_wakes_on_typing_and_on_expiry(homeserver: Deployment) -> None:
     alice, bob = new_user(homeserver), new_user(homeserver)
     room = shared_room(alice, bob)
     since = bob.get("/sync")[1]["next_batch"]
@@ -121,7 +120,7 @@ def test_typing_long_poll_wakes_on_typing_and_on_expiry(homeserver: Homeserver) 
     assert "m.typing" not in ephemeral(bob.get("/sync")[1], room)
 
 
-def test_typing_errors(homeserver: Homeserver) -> None:
+def test_typing_errors(homeserver: Deployment) -> None:
     alice, bob, carol = new_user(homeserver), new_user(homeserver), new_user(homeserver)
     room = shared_room(alice, bob)
     # someone else's typing state
@@ -148,7 +147,7 @@ def receipt(client: Client, room: str, rtype: str, event_id: str, body: Any = No
     return client.post(f"/rooms/{q(room)}/receipt/{rtype}/{q(event_id)}", {} if body is None else body)
 
 
-def test_read_receipts_public_private_and_threaded(homeserver: Homeserver) -> None:
+def test_read_receipts_public_private_and_threaded(homeserver: Deployment) -> None:
     alice, bob = new_user(homeserver), new_user(homeserver)
     room = shared_room(alice, bob)
     first, second = send(alice, room), send(alice, room)
@@ -178,7 +177,7 @@ def test_read_receipts_public_private_and_threaded(homeserver: Homeserver) -> No
     assert set(latest[second]["m.read"]) == {bob.user_id}
 
 
-def test_receipt_long_poll_wakes(homeserver: Homeserver) -> None:
+def test_receipt_long_poll_wakes(homeserver: Deployment) -> None:
     alice, bob = new_user(homeserver), new_user(homeserver)
     room = shared_room(alice, bob)
     event_id = send(alice, room)
@@ -188,7 +187,7 @@ def test_receipt_long_poll_wakes(homeserver: Homeserver) -> None:
     assert set(ephemeral(woken, room)["m.receipt"][event_id]["m.read"]) == {bob.user_id}
 
 
-def test_receipt_errors(homeserver: Homeserver) -> None:
+def test_receipt_errors(homeserver: Deployment) -> None:
     alice, carol = new_user(homeserver), new_user(homeserver)
     room = shared_room(alice)
     other_room = shared_room(carol)
@@ -213,7 +212,7 @@ def test_receipt_errors(homeserver: Homeserver) -> None:
     assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
 
 
-def test_fully_read_marker_is_room_account_data(homeserver: Homeserver) -> None:
+def test_fully_read_marker_is_room_account_data(homeserver: Deployment) -> None:
     alice, bob = new_user(homeserver), new_user(homeserver)
     room = shared_room(alice, bob)
     first, second = send(alice, room), send(alice, room)
