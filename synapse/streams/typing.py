@@ -88,6 +88,8 @@ class TypingStream(UserStream):
             rooms = sorted(joined)
         else:
             rooms = [r for r in await store.get_rooms_changed_between(ctx.from_pos, ctx.to_pos) if r in joined]
+        if not rooms:
+            return SyncContribution()
         typing = await store.get_typing_users(rooms, self._hs.clock.time_msec())
         contribution = SyncContribution()
         for room_id, user_ids in typing.items():
