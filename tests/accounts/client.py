@@ -6,9 +6,11 @@ import hmac
 import itertools
 import json
 import os
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from tests.support.homeserver import Homeserver, start_homeserver
 
@@ -120,6 +122,23 @@ class Client:
         if "access_token" in body:
             self.token = body["access_token"]
             self.device_id = body["device_id"]
+
+
+def settled_sync(
+    client: Client, since: Optional[str], ready: Callable[[dict[str, Any]], bool], within_s: float = 10.0
+) -> dict[str, Any]:
+    """The first /sync (initial when `since` is None, else incremental with
+    timeout 0) for which `ready` holds, else the last one after `within_s`:
+    on a worker deployment the stream's writer answers a write and the
+    worker serving /sync learns of it a moment later."""
+    path = "/sync" if since is None else f"/sync?since={urllib.parse.quote(since, safe='')}&timeout=0"
+    deadline = time.monotonic() + within_s
+    while True:
+        status, body = client.get(path)
+        assert status == 200, body
+        if ready(body) or time.monotonic() > deadline:
+            return body
+        time.sleep(0.05)
 
 
 def admin_mac(

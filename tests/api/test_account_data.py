@@ -9,7 +9,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.accounts.client import Client, unique
+from tests.accounts.client import Client, settled_sync, unique
 from tests.e2ee.deployments import DEPLOYMENTS, Deployment, deployment_fixture
 
 
@@ -91,8 +91,7 @@ def test_account_data_in_sync(homeserver: Deployment) -> None:
     room = new_room(alice)
     alice.put(f"/user/{q(alice.user_id)}/account_data/org.example.a", {"n": 1})
     alice.put(f"/user/{q(alice.user_id)}/rooms/{q(room)}/tags/m.lowpriority", {})
-    status, initial = alice.get("/sync")
-    assert status == 200
+    initial = settled_sync(alice, None, lambda b: _room_account_data(b, room) != {})
     initial_data = _account_data(initial)
     # an initial sync also carries the server-managed push rules
     assert "global" in initial_data.pop("m.push_rules")
@@ -101,8 +100,7 @@ def test_account_data_in_sync(homeserver: Deployment) -> None:
 
     # incremental: only what changed since
     alice.put(f"/user/{q(alice.user_id)}/account_data/org.example.b", {"n": 2})
-    status, incremental = alice.get(f"/sync?since={q(initial['next_batch'])}&timeout=0")
-    assert status == 200
+    incremental = settled_sync(alice, initial["next_batch"], lambda b: _account_data(b) != {})
     assert _account_data(incremental) == {"org.example.b": {"n": 2}}
     assert room not in incremental["rooms"]["join"]
 

@@ -6,11 +6,11 @@ the endpoints, their errcodes, and their ephemeral events in /sync
 import threading
 import time
 import urllib.parse
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator
 
 import pytest
 
-from tests.accounts.client import Client, unique
+from tests.accounts.client import Client, settled_sync, unique
 from tests.e2ee.deployments import DEPLOYMENTS, Deployment, deployment_fixture
 
 
@@ -57,19 +57,6 @@ def sync_since(client: Client, since: str, timeout: int = 0) -> dict[str, Any]:
     return body
 
 
-def settled(client: Client, since: Optional[str], ready: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-    """The first sync (initial when `since` is None) for which `ready` holds,
-    else the last one after 10 s: on the worker deployment the stream's
-    writer answers the write, and the worker serving /sync learns of it a
-    moment later."""
-    deadline = time.monotonic() + 10
-    while True:
-        body = sync_since(client, since) if since is not None else client.get("/sync")[1]
-        if ready(body) or time.monotonic() > deadline:
-            return body
-        time.sleep(0.05)
-
-
 def receipts_in(sync: dict[str, Any], room: str) -> dict[str, Any]:
     return ephemeral(sync, room).get("m.receipt", {})
 
@@ -105,23 +92,25 @@ def test_typing_on_and_off_in_sync(homeserver: Deployment) -> None:
     assert status == 200 and "m.typing" not in ephemeral(initial, room)
 
     assert typing(alice, room, {"typing": True, "timeout": 30000}) == (200, {})
-    on = settled(bob, initial["next_batch"], lambda b: "m.typing" in ephemeral(b, room))
+    on = settled_sync(bob, initial["next_batch"], lambda b: "m.typing" in ephemeral(b, room))
     assert ephemeral(on, room)["m.typing"] == {"user_ids": [alice.user_id]}
     # an initial sync shows who types now
-    assert ephemeral(settled(bob, None, lambda b: "m.typing" in ephemeral(b, room)), room)["m.typing"] == {
+    assert ephemeral(settled_sync(bob, None, lambda b: "m.typing" in ephemeral(b, room)), room)["m.typing"] == {
         "user_ids": [alice.user_id]
     }
     # nothing changed since: no typing event
     assert "m.typing" not in ephemeral(sync_since(bob, on["next_batch"]), room)
 
     assert typing(bob, room, {"typing": True}) == (200, {})
-    both = settled(
+    both = settled_sync(
         alice, on["next_batch"], lambda b: len(ephemeral(b, room).get("m.typing", {}).get("user_ids", [])) == 2
     )
     assert sorted(ephemeral(both, room)["m.typing"]["user_ids"]) == sorted([alice.user_id, bob.user_id])
 
     assert typing(alice, room, {"typing": False}) == (200, {})
-    off = settled(bob, both["next_batch"], lambda b: ephemeral(b, room).get("m.typing") == {"user_ids": [bob.user_id]})
+    off = settled_sync(
+        bob, both["next_batch"], lambda b: ephemeral(b, room).get("m.typing") == {"user_ids": [bob.user_id]}
+    )
     assert ephemeral(off, room)["m.typing"] == {"user_ids": [bob.user_id]}
 
 
@@ -179,7 +168,7 @@ def test_read_receipts_public_private_and_threaded(homeserver: Deployment) -> No
     assert receipt(bob, room, "m.read.private", second) == (200, {})
     assert receipt(bob, room, "m.read", second, {"thread_id": "main"}) == (200, {})
 
-    seen_by_alice = receipts_in(settled(alice, since_a, lambda b: len(receipts_in(b, room)) == 2), room)
+    seen_by_alice = receipts_in(settled_sync(alice, since_a, lambda b: len(receipts_in(b, room)) == 2), room)
     assert set(seen_by_alice) == {first, second}
     assert set(seen_by_alice[first]["m.read"]) == {bob.user_id}
     assert isinstance(seen_by_alice[first]["m.read"][bob.user_id]["ts"], int)
@@ -188,12 +177,14 @@ def test_read_receipts_public_private_and_threaded(homeserver: Deployment) -> No
     assert list(seen_by_alice[second]) == ["m.read"]
     assert seen_by_alice[second]["m.read"][bob.user_id]["thread_id"] == "main"
 
-    seen_by_bob = receipts_in(settled(bob, since_b, lambda b: len(receipts_in(b, room).get(second, {})) == 2), room)
+    seen_by_bob = receipts_in(
+        settled_sync(bob, since_b, lambda b: len(receipts_in(b, room).get(second, {})) == 2), room
+    )
     assert set(seen_by_bob[second]) == {"m.read", "m.read.private"}
 
     # an initial sync carries the latest receipts; a moved receipt replaces the old one
     assert receipt(bob, room, "m.read", second) == (200, {})
-    latest = receipts_in(settled(alice, None, lambda b: first not in receipts_in(b, room)), room)
+    latest = receipts_in(settled_sync(alice, None, lambda b: first not in receipts_in(b, room)), room)
     assert first not in latest
     assert set(latest[second]["m.read"]) == {bob.user_id}
 
@@ -246,7 +237,7 @@ def test_fully_read_marker_is_room_account_data(homeserver: Deployment) -> None:
     assert bob.post(f"/rooms/{q(room)}/read_markers", body) == (200, {})
     assert bob.get(fully_read) == (200, {"event_id": second})
     # the marker is not a receipt: alice sees bob's m.read only
-    seen_by_alice = receipts_in(settled(alice, since, lambda b: second in receipts_in(b, room)), room)
+    seen_by_alice = receipts_in(settled_sync(alice, since, lambda b: second in receipts_in(b, room)), room)
     assert list(seen_by_alice) == [second] and list(seen_by_alice[second]) == ["m.read"]
     marker = {"type": "m.fully_read", "content": {"event_id": second}}
 
@@ -254,7 +245,7 @@ def test_fully_read_marker_is_room_account_data(homeserver: Deployment) -> None:
         account_data = b["rooms"]["join"].get(room, {}).get("account_data", {}).get("events", [])
         return marker in account_data and first in receipts_in(b, room)
 
-    bob_sync = settled(bob, None, marker_and_receipt)
+    bob_sync = settled_sync(bob, None, marker_and_receipt)
     events = bob_sync["rooms"]["join"][room]["account_data"]["events"]
     assert marker in events
     assert list(ephemeral(bob_sync, room)["m.receipt"][first]) == ["m.read.private"]
