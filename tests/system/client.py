@@ -12,7 +12,7 @@ import secrets
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from tests.e2e import rawhttp
 
@@ -111,3 +111,24 @@ def wait_until(predicate: Any, timeout: float, message: str, interval: float = 0
             return
         time.sleep(interval)
     raise AssertionError(f"not within {timeout}s: {message}")
+
+
+# rooms created beyond `at_least` before giving up on reaching every persister
+_MAX_EXTRA_ROOMS = 40
+
+
+def rooms_on_every_persister(
+    user: User, query: Callable[..., list], at_least: int, persisters: tuple[str, ...] = ("persister1", "persister2")
+) -> dict[str, list[str]]:
+    """Creates rooms until there are `at_least` and every event persister owns
+    one (a room's persister follows from a hash of its random id, so a fixed
+    number of rooms may all land on one); persister -> its rooms, in order."""
+    owned: dict[str, list[str]] = {name: [] for name in persisters}
+    created = 0
+    while created < at_least or not all(owned.values()):
+        assert created < at_least + _MAX_EXTRA_ROOMS, f"rooms never reached every persister: {owned}"
+        room_id = user.create_room()
+        created += 1
+        ((instance,),) = query("SELECT MIN(instance_name) FROM events WHERE room_id = %s", room_id)
+        owned[instance].append(room_id)
+    return owned

@@ -15,7 +15,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 from tests.support.topology import Topology
-from tests.system.client import User
+from tests.system.client import User, rooms_on_every_persister
 
 ROOMS = 6
 # no send may take longer than this, outage or not
@@ -72,15 +72,6 @@ class Sender:
         self._thread.join(timeout=SEND_BOUND_S + 15)
 
 
-def _rooms_by_owner(topology: Topology, rooms: list[str]) -> dict[str, list[str]]:
-    owned: dict[str, list[str]] = {"persister1": [], "persister2": []}
-    for room_id, instance in topology.query(
-        "SELECT room_id, MIN(instance_name) FROM events WHERE room_id = ANY(%s) GROUP BY room_id", rooms
-    ):
-        owned.setdefault(instance, []).append(room_id)
-    return owned
-
-
 def _wait(predicate: object, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -92,8 +83,7 @@ def _wait(predicate: object, timeout: float) -> bool:
 
 def test_killed_event_persister_loses_no_acknowledged_message(topology: Topology) -> None:
     user = User.register(topology.base_url, "sender")
-    owned = _rooms_by_owner(topology, [user.create_room() for _ in range(ROOMS)])
-    assert owned["persister1"] and owned["persister2"], f"rooms not spread over both persisters: {owned}"
+    owned = rooms_on_every_persister(user, topology.query, ROOMS)
     room_1, room_2 = owned["persister1"][0], owned["persister2"][0]
 
     sender = Sender(user, room_1)
