@@ -7,11 +7,12 @@ checks for new data, so no update between the check and the wait is lost.
 """
 
 import logging
-from typing import Awaitable, Callable, Collection, Iterable, TypeVar
+from typing import Awaitable, Callable, Collection, Iterable, Optional, TypeVar
 
 from prometheus_client import Counter, Gauge
 from twisted.internet import defer
 
+from synapse.streams.change_cache import StreamChangeCache
 from synapse.util.clock import Clock
 
 logger = logging.getLogger(__name__)
@@ -40,13 +41,29 @@ class Notifier:
         # "@user:hs" or "!room" -> waiters listening on it
         self._listeners: dict[str, set[_Waiter]] = {}
         self._on_new_event_callbacks: list[Callable[[str, int], None]] = []
+        self._changes: dict[str, StreamChangeCache] = {}
+
+    def track_changes(self, stream: str, earliest_known: int) -> StreamChangeCache:
+        """Starts recording which rooms and users `stream` changes; call it
+        before the stream can move (at setup), with its current token."""
+        cache = self._changes[stream] = StreamChangeCache(earliest_known)
+        return cache
+
+    def changes(self, stream: str) -> Optional[StreamChangeCache]:
+        return self._changes.get(stream)
 
     def add_stream_listener(self, callback: Callable[[str, int], None]) -> None:
         """Called with (stream, position) on every update, e.g. to publish it."""
         self._on_new_event_callbacks.append(callback)
 
     def on_new_event(self, stream: str, position: int, rooms: Iterable[str] = (), users: Iterable[str] = ()) -> None:
+        """A committed change of `stream` at or below `position`, touching
+        `rooms` and `users`."""
         notified_counter.labels(stream).inc()
+        rooms, users = list(rooms), list(users)
+        cache = self._changes.get(stream)
+        if cache is not None:
+            cache.record(position, rooms + users)
         to_wake: set[_Waiter] = set()
         for key in (*rooms, *users):
             to_wake.update(self._listeners.get(key, ()))
@@ -54,6 +71,15 @@ class Notifier:
             waiter.wake()
         for callback in self._on_new_event_callbacks:
             callback(stream, position)
+
+    def on_unknown_changes(self, stream: str, position: int) -> None:
+        """`stream` moved to `position` and who it touched is unknown: its
+        changes up to there can no longer be answered from memory."""
+        cache = self._changes.get(stream)
+        if cache is not None:
+            cache.forget_before(position)
+        self.on_new_event(stream, position)
+        self.wake_all()
 
     def wake_all(self) -> None:
         """Wakes every waiter: used when a stream moved without per-room detail."""

@@ -156,6 +156,10 @@ class HomeServer:
         else:
             bus = InProcessBus(self.instance_name)
         self._bus = bus
+        # before anything can move a per-user stream: its change cache then
+        # holds every change above the token it starts from
+        for name in self.user_streams:
+            self.notifier.track_changes(name, self.id_generators[name].get_current_token())
         # first subscriber: others then see id generators already advanced
         self._positions = ReplicationPositions(
             self.instance_name,
@@ -169,7 +173,7 @@ class HomeServer:
         waker = EventsStreamWaker(self.db, self.stores.events, events, self.notifier)
         self._positions.register_stream_reader("events", waker.read_updates)
         for name, stream in self.user_streams.items():
-            self._positions.register_stream_reader(name, stream.read_updates)
+            self._positions.register_stream_reader(name, stream.read_updates, read_range_first=True)
         if events.is_writer and len(events.writers) > 1:
             self.notifier.add_stream_listener(waker.on_stream_update)
         ReplicationMetrics.install(bus, self._positions)

@@ -76,6 +76,7 @@ class ReplicationPositions:
         self._notifier = notifier
         self._clock = clock
         self._readers: dict[str, StreamReader] = {}
+        self._ranges_read_first: set[str] = set()
         self._last_published: dict[str, int] = {}
         self._waiters: dict[tuple[str, str], list[tuple[int, defer.Deferred[bool]]]] = {}
         for spec in STREAMS:
@@ -83,11 +84,17 @@ class ReplicationPositions:
         bus.on_replicate(self.publish_all)
         notifier.add_stream_listener(self._on_stream_update)
 
-    def register_stream_reader(self, stream: str, reader: StreamReader) -> None:
-        """Sets the hook that says what a remote writer's new range touched."""
+    def register_stream_reader(self, stream: str, reader: StreamReader, read_range_first: bool = False) -> None:
+        """Sets the hook that says what a remote writer's new range touched.
+        With `read_range_first` the range is read before this process's
+        position moves (the reader reads the writer's rows in the range; the
+        notifier's change cache is then complete up to every token), else
+        after (the events waker reads what the new token passed)."""
         if stream in self._readers:
             raise ValueError(f"stream {stream!r} already has a reader")
         self._readers[stream] = reader
+        if read_range_first:
+            self._ranges_read_first.add(stream)
 
     # -- publishing ----------------------------------------------------------
 
@@ -139,19 +146,29 @@ class ReplicationPositions:
             logger.debug("Ignoring %s@%d: not a writer of %r here", instance, position, stream)
             return
         before = gen.get_current_token_for_writer(instance)
-        gen.advance(instance, position)
-        after = gen.get_current_token_for_writer(instance)
-        if after > before:
-            updates = await self._read_updates(stream, instance, before, after)
-            token = gen.get_current_token()
-            if updates is None:
-                self._notifier.on_new_event(stream, token)
-                self._notifier.wake_all()
-            else:
-                self._notifier.on_new_event(stream, token, updates.rooms, updates.users)
+        if stream in self._ranges_read_first:
+            # the writer's rows in (before, position] are committed: record
+            # who they touched before the position moves here, so a /sync
+            # reading the new token finds every change up to it recorded
+            if position > before:
+                updates = await self._read_updates(stream, instance, before, position)
+                gen.advance(instance, position)
+                self._notify(stream, gen, updates)
+        else:
+            gen.advance(instance, position)
+            after = gen.get_current_token_for_writer(instance)
+            if after > before:
+                self._notify(stream, gen, await self._read_updates(stream, instance, before, after))
         # also when nothing moved for `instance`: our own idle position may have
         self._publish_if_moved(stream)
         self._wake_waiters(stream)
+
+    def _notify(self, stream: str, gen: StreamIdGenerator, updates: StreamUpdates | None) -> None:
+        token = gen.get_current_token()
+        if updates is None:
+            self._notifier.on_unknown_changes(stream, token)
+        else:
+            self._notifier.on_new_event(stream, token, updates.rooms, updates.users)
 
     async def _read_updates(self, stream: str, instance: str, before: int, after: int) -> StreamUpdates | None:
         reader = self._readers.get(stream)
@@ -160,7 +177,9 @@ class ReplicationPositions:
         try:
             return await reader(instance, before, after)
         except Exception:
-            logger.exception("Reading %s updates of %s in (%d, %d] failed; waking everyone", stream, instance, before, after)
+            logger.exception(
+                "Reading %s updates of %s in (%d, %d] failed; waking everyone", stream, instance, before, after
+            )
             return None
 
     # -- waiting -------------------------------------------------------------
@@ -201,7 +220,11 @@ class ReplicationPositions:
         if not reached:
             logger.warning(
                 "Timed out after %.1fs waiting for %s to reach %s@%d (at %d); answering anyway",
-                timeout, stream, instance, position, gen.get_current_token_for_writer(instance),
+                timeout,
+                stream,
+                instance,
+                position,
+                gen.get_current_token_for_writer(instance),
             )
         return reached
 

@@ -41,9 +41,7 @@ class AccountDataStream(UserStream):
 
     # -- writes (on the writer only) -------------------------------------------
     async def set_account_data(self, user_id: str, data_type: str, content: JsonDict, room_id: str = GLOBAL) -> int:
-        return await self._write(
-            "set_account_data", _upsert_txn, user_id, room_id, data_type, content, users=[user_id]
-        )
+        return await self._write("set_account_data", _upsert_txn, user_id, room_id, data_type, content, users=[user_id])
 
     async def add_tag(self, user_id: str, room_id: str, tag: str, content: JsonDict) -> int:
         async with self._tag_lock.queue(user_id):
@@ -68,7 +66,9 @@ class AccountDataStream(UserStream):
         return StreamUpdates(users=users)
 
     async def sync(self, ctx: SyncContext) -> SyncContribution:
-        if ctx.to_pos <= ctx.from_pos:
+        if ctx.to_pos <= ctx.from_pos or (
+            ctx.from_pos > 0 and self._changed_since([ctx.user_id], ctx.from_pos) == set()
+        ):
             return SyncContribution()
         global_data, room_data = await self._hs.stores.account_data.get_changes_for_user(
             ctx.user_id, ctx.from_pos, ctx.to_pos

@@ -99,6 +99,13 @@ class UserStream:
         self._hs.notifier.on_new_event(self.NAME, stream_id, rooms=rooms, users=users)
         return stream_id
 
+    def _changed_since(self, entities: Collection[str], since: int) -> Optional[set[str]]:
+        """Which of `entities` (rooms, users) this stream changed after
+        `since`, from this process's change cache; None when it cannot tell
+        (ask the database)."""
+        cache = self._hs.notifier.changes(self.NAME)
+        return cache.changed_since(entities, since) if cache is not None else None
+
     async def read_updates(self, instance: str, from_pos: int, to_pos: int) -> Optional[StreamUpdates]:
         """Who a remote writer's range touched (readers wake their waiters)."""
         return None

@@ -47,9 +47,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def _set_device_keys_txn(
-    txn: Any, stream_id: int, user_id: str, device_id: str, keys: JsonDict, now_ms: int
-) -> None:
+def _set_device_keys_txn(txn: Any, stream_id: int, user_id: str, device_id: str, keys: JsonDict, now_ms: int) -> None:
     txn.execute(
         "INSERT INTO e2e_device_keys_json (user_id, device_id, ts_added_ms, key_json) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (user_id, device_id) DO UPDATE SET ts_added_ms = excluded.ts_added_ms,"

@@ -85,7 +85,12 @@ class ReceiptsStream(UserStream):
     async def sync(self, ctx: SyncContext) -> SyncContribution:
         if ctx.to_pos <= ctx.from_pos or not ctx.joined_room_ids:
             return SyncContribution()
-        receipts = await self._hs.stores.receipts.get_receipts_for_rooms(ctx.joined_room_ids, ctx.from_pos, ctx.to_pos)
+        rooms = self._changed_since(ctx.joined_room_ids, ctx.from_pos) if ctx.from_pos > 0 else None
+        if rooms is not None and not rooms:
+            return SyncContribution()
+        receipts = await self._hs.stores.receipts.get_receipts_for_rooms(
+            ctx.joined_room_ids if rooms is None else rooms, ctx.from_pos, ctx.to_pos
+        )
         by_room: dict[str, list[Receipt]] = {}
         for r in receipts:
             by_room.setdefault(r.room_id, []).append(r)

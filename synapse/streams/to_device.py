@@ -74,9 +74,7 @@ def _delete_txn(txn: Any, stream_id: int, user_id: str, device_id: str, up_to: i
 
 
 def _delete_inboxes_txn(txn: Any, stream_id: int, user_id: str, device_ids: list[str]) -> None:
-    txn.executemany(
-        "DELETE FROM device_inbox WHERE user_id = ? AND device_id = ?", [(user_id, d) for d in device_ids]
-    )
+    txn.executemany("DELETE FROM device_inbox WHERE user_id = ? AND device_id = ?", [(user_id, d) for d in device_ids])
 
 
 class ToDeviceStream(UserStream):
@@ -164,7 +162,7 @@ class ToDeviceStream(UserStream):
                     user_id=ctx.user_id, device_id=ctx.device_id, up_to=acknowledged
                 )
             self._note_emptied(inbox, acknowledged)
-        if ctx.to_pos <= acknowledged:
+        if ctx.to_pos <= acknowledged or self._changed_since([ctx.user_id], acknowledged) == set():
             return SyncContribution()
         found = await store.get_messages_for_device(
             ctx.user_id, ctx.device_id, acknowledged, ctx.to_pos, SYNC_MESSAGE_LIMIT + 1

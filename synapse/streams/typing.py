@@ -87,7 +87,10 @@ class TypingStream(UserStream):
         if ctx.from_pos == 0:
             rooms = sorted(joined)
         else:
-            rooms = [r for r in await store.get_rooms_changed_between(ctx.from_pos, ctx.to_pos) if r in joined]
+            changed = self._changed_since(joined, ctx.from_pos)
+            if changed is None:
+                changed = set(await store.get_rooms_changed_between(ctx.from_pos, ctx.to_pos)) & joined
+            rooms = sorted(changed)
         if not rooms:
             return SyncContribution()
         typing = await store.get_typing_users(rooms, self._hs.clock.time_msec())

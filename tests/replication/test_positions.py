@@ -5,7 +5,6 @@ Several generators on one database stand for several processes; `LinkedBus`
 connects their buses in memory (the Redis bus is tested on its own and end
 to end in test_http_replication)."""
 
-
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from twisted.internet import defer
@@ -91,6 +90,26 @@ def test_remote_write_advances_reader_and_wakes_touched_rooms(db_pool):
     assert elsewhere >= 0.95
     assert ranges == [("w1", start, start + 1)]
     assert reader.gen.get_current_token() == start + 1
+
+
+def test_range_read_first_is_recorded_before_the_token_moves(db_pool):
+    """With read_range_first, the reader hook runs while the reader's position
+    is still below the range, and the change cache holds the range's rooms by
+    the time the token covers it: a /sync reading that token misses nothing."""
+    writer, reader = _network(db_pool, "w1", "reader")
+    start = reader.gen.get_current_token()
+    cache = reader.notifier.track_changes("events", start)
+    seen_positions: list[int] = []
+
+    async def range_reader(instance: str, from_pos: int, to_pos: int) -> StreamUpdates:
+        seen_positions.append(reader.gen.get_current_token())
+        return StreamUpdates(rooms=["!room:hs"])
+
+    reader.positions.register_stream_reader("events", range_reader, read_range_first=True)
+    run(writer.write())
+    run(lambda: eventually(lambda: reader.gen.get_current_token() == start + 1, what="the reader's token"))
+    assert seen_positions == [start]
+    assert cache.changed_since(["!room:hs", "!other:hs"], start) == {"!room:hs"}
 
 
 async def _ready(value: bool) -> bool:
