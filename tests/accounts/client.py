@@ -124,6 +124,28 @@ class Client:
             self.device_id = body["device_id"]
 
 
+def q(value: str) -> str:
+    """`value` quoted as one URL path segment."""
+    return urllib.parse.quote(value, safe="")
+
+
+def new_user(server: Any, prefix: str = "user") -> Client:
+    """A freshly registered user of `server` (anything with a `base_url`)."""
+    client = Client(server.base_url)
+    client.register(unique(prefix))
+    return client
+
+
+def shared_room(owner: Client, *others: Client) -> str:
+    """A public room `owner` creates and every one of `others` joins."""
+    status, body = owner.post("/createRoom", {"preset": "public_chat"})
+    assert status == 200, body
+    room = body["room_id"]
+    for other in others:
+        assert other.post(f"/rooms/{q(room)}/join")[0] == 200
+    return room
+
+
 def settled_sync(
     client: Client, since: Optional[str], ready: Callable[[dict[str, Any]], bool], within_s: float = 10.0
 ) -> dict[str, Any]:
@@ -131,7 +153,7 @@ def settled_sync(
     timeout 0) for which `ready` holds, else the last one after `within_s`:
     on a worker deployment the stream's writer answers a write and the
     worker serving /sync learns of it a moment later."""
-    path = "/sync" if since is None else f"/sync?since={urllib.parse.quote(since, safe='')}&timeout=0"
+    path = "/sync" if since is None else f"/sync?since={q(since)}&timeout=0"
     deadline = time.monotonic() + within_s
     while True:
         status, body = client.get(path)

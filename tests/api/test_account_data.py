@@ -4,28 +4,17 @@ their errcodes, and their place in /sync (initial, incremental, long-poll)."""
 
 import threading
 import time
-import urllib.parse
 from typing import Any, Iterator
 
 import pytest
 
-from tests.accounts.client import Client, settled_sync, unique
+from tests.accounts.client import Client, new_user, q, settled_sync
 from tests.e2ee.deployments import DEPLOYMENTS, Deployment, deployment_fixture
 
 
 @pytest.fixture(scope="module", params=DEPLOYMENTS)
 def homeserver(request: pytest.FixtureRequest) -> Iterator[Deployment]:
     yield from deployment_fixture(request)
-
-
-def q(value: str) -> str:
-    return urllib.parse.quote(value, safe="")
-
-
-def new_user(homeserver: Deployment) -> Client:
-    client = Client(homeserver.base_url)
-    client.register(unique("ad"))
-    return client
 
 
 def new_room(client: Client) -> str:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from tests.accounts.client import Client, unique
+from tests.accounts.client import Client, shared_room, unique
 from tests.api.test_e2ee_keys import Ed25519, device_keys, new_user
 from tests.e2ee.deployments import DEPLOYMENTS, Deployment, deployment_fixture
 
@@ -32,14 +32,6 @@ def homeserver(request: pytest.FixtureRequest) -> Iterator[Deployment]:
 
 def quoted(room_id: str) -> str:
     return urllib.parse.quote(room_id, safe="")
-
-
-def shared_room(owner: Client, *joiners: Client) -> str:
-    status, room = owner.post("/createRoom", {"preset": "public_chat"})
-    assert status == 200, room
-    for joiner in joiners:
-        assert joiner.post(f"/rooms/{quoted(room['room_id'])}/join")[0] == 200
-    return room["room_id"]
 
 
 def sync(client: Client, since: str = "", timeout_ms: int = 0) -> dict[str, Any]:

@@ -10,19 +10,13 @@ from signedjson.key import generate_signing_key
 from signedjson.sign import sign_json
 from unpaddedbase64 import encode_base64
 
-from tests.accounts.client import Client, unique
+from tests.accounts.client import Client, new_user
 from tests.e2ee.deployments import DEPLOYMENTS, Deployment, deployment_fixture
 
 
 @pytest.fixture(scope="module", params=DEPLOYMENTS)
 def homeserver(request: pytest.FixtureRequest) -> Iterator[Deployment]:
     yield from deployment_fixture(request)
-
-
-def new_user(homeserver: Deployment, prefix: str) -> Client:
-    client = Client(homeserver.base_url)
-    client.register(unique(prefix))
-    return client
 
 
 class Ed25519:

@@ -6,7 +6,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.accounts.client import Client, unique
+from tests.accounts.client import Client, new_user
 from tests.e2ee.deployments import DEPLOYMENTS, Deployment, deployment_fixture
 
 ALG = "m.megolm_backup.v1.curve25519-aes-sha2"
@@ -17,12 +17,6 @@ R = urllib.parse.quote(ROOM, safe="")
 @pytest.fixture(scope="module", params=DEPLOYMENTS)
 def homeserver(request: pytest.FixtureRequest) -> Iterator[Deployment]:
     yield from deployment_fixture(request)
-
-
-def new_user(homeserver: Deployment, prefix: str) -> Client:
-    client = Client(homeserver.base_url)
-    client.register(unique(prefix))
-    return client
 
 
 def key(index: int = 0, forwarded: int = 0, verified: bool = False, data: str = "c") -> dict[str, Any]:

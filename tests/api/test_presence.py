@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator, Union
 
 import pytest
 
-from tests.accounts.client import FAST_BCRYPT, Client, start_accounts_homeserver, unique
+from tests.accounts.client import FAST_BCRYPT, Client, new_user, start_accounts_homeserver, unique
 from tests.api.test_typing_receipts import q, shared_room
 from tests.support.homeserver import Homeserver
 from tests.support.topology import Topology, start_topology
@@ -35,12 +35,6 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
         hs = start_accounts_homeserver(request.param, **OVERRIDES)
     yield hs
     hs.stop()
-
-
-def new_user(server: Server) -> Client:
-    client = Client(server.base_url)
-    client.register(unique("pr"))
-    return client
 
 
 def put_presence(client: Client, body: Any, prefix: str = "/_matrix/client/v3") -> tuple[int, Any]:

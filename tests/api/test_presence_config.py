@@ -8,7 +8,7 @@ from typing import Any, Iterator, Union
 
 import pytest
 
-from tests.accounts.client import FAST_BCRYPT, Client, start_accounts_homeserver, unique
+from tests.accounts.client import FAST_BCRYPT, new_user, start_accounts_homeserver
 from tests.api.test_presence import get_presence, presence_of, put_presence, shared_room
 from tests.support.homeserver import Homeserver
 from tests.support.topology import Topology, start_topology
@@ -35,12 +35,6 @@ def untracked(request: pytest.FixtureRequest) -> Iterator[Server]:
     server = _start(request.param, "untracked")
     yield server
     server.stop()
-
-
-def new_user(server: Server) -> Client:
-    client = Client(server.base_url)
-    client.register(unique("pc"))
-    return client
 
 
 def test_disabled_presence_is_accepted_but_never_served(disabled: Server) -> None:

@@ -11,23 +11,13 @@ from typing import Any, Callable, Iterator, Optional
 import pytest
 
 from synapse.push.rules import DEFAULT_OVERRIDE, DEFAULT_UNDERRIDE
-from tests.accounts.client import Client, unique
+from tests.accounts.client import Client, new_user, q, shared_room
 from tests.e2ee.deployments import DEPLOYMENTS, Deployment, deployment_fixture
 
 
 @pytest.fixture(scope="module", params=DEPLOYMENTS)
 def homeserver(request: pytest.FixtureRequest) -> Iterator[Deployment]:
     yield from deployment_fixture(request)
-
-
-def q(value: str) -> str:
-    return urllib.parse.quote(value, safe="")
-
-
-def new_user(homeserver: Deployment) -> Client:
-    client = Client(homeserver.base_url)
-    client.register(unique("pr"))
-    return client
 
 
 def sync(client: Client, since: Optional[str] = None, filter_json: Optional[dict] = None) -> dict[str, Any]:
@@ -68,15 +58,6 @@ def sync_until(
         if check(body) or time.monotonic() > deadline:
             return body
         time.sleep(0.1)
-
-
-def shared_room(alice: Client, *others: Client) -> str:
-    status, body = alice.post("/createRoom", {"preset": "public_chat"})
-    assert status == 200, body
-    room = body["room_id"]
-    for other in others:
-        assert other.post(f"/join/{q(room)}")[0] == 200
-    return room
 
 
 _txn = iter(range(1_000_000))

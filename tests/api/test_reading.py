@@ -10,8 +10,8 @@ import urllib.parse
 from typing import Any, Iterator, Optional
 
 import pytest
-from tests.accounts.client import Client, start_accounts_homeserver, unique
 
+from tests.accounts.client import Client, new_user, q, start_accounts_homeserver
 from tests.support.homeserver import Homeserver
 
 
@@ -20,16 +20,6 @@ def homeserver(request: pytest.FixtureRequest) -> Iterator[Homeserver]:
     hs = start_accounts_homeserver(request.param)
     yield hs
     hs.stop()
-
-
-def q(value: str) -> str:
-    return urllib.parse.quote(value, safe="")
-
-
-def new_user(homeserver: Homeserver, prefix: str) -> Client:
-    client = Client(homeserver.base_url)
-    client.register(unique(prefix))
-    return client
 
 
 def ok(result: tuple[int, Any]) -> Any:

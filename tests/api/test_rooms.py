@@ -1,12 +1,11 @@
 """Rooms API over real HTTP against a homeserver process (both databases):
 createRoom, membership, send, state, redaction and their errcodes."""
 
-import urllib.parse
 from typing import Iterator
 
 import pytest
-from tests.accounts.client import Client, start_accounts_homeserver, unique
 
+from tests.accounts.client import Client, new_user, q, start_accounts_homeserver, unique
 from tests.support.homeserver import Homeserver
 
 
@@ -15,16 +14,6 @@ def homeserver(request: pytest.FixtureRequest) -> Iterator[Homeserver]:
     hs = start_accounts_homeserver(request.param)
     yield hs
     hs.stop()
-
-
-def new_user(homeserver: Homeserver, prefix: str) -> Client:
-    client = Client(homeserver.base_url)
-    client.register(unique(prefix))
-    return client
-
-
-def q(value: str) -> str:
-    return urllib.parse.quote(value, safe="")
 
 
 def create_room(client: Client, **body: object) -> str:

@@ -1,11 +1,10 @@
 """Room aliases, directory visibility and /publicRooms over real HTTP (both databases)."""
 
-import urllib.parse
 from typing import Iterator
 
 import pytest
-from tests.accounts.client import Client, start_accounts_homeserver, unique
 
+from tests.accounts.client import Client, new_user, q, start_accounts_homeserver, unique
 from tests.support.homeserver import Homeserver
 
 
@@ -14,16 +13,6 @@ def homeserver(request: pytest.FixtureRequest) -> Iterator[Homeserver]:
     hs = start_accounts_homeserver(request.param, room_list_publication_rules=[{"action": "allow"}])
     yield hs
     hs.stop()
-
-
-def new_user(homeserver: Homeserver, prefix: str) -> Client:
-    client = Client(homeserver.base_url)
-    client.register(unique(prefix))
-    return client
-
-
-def q(value: str) -> str:
-    return urllib.parse.quote(value, safe="")
 
 
 def create_room(client: Client, **body: object) -> str:

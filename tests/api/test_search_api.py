@@ -3,12 +3,11 @@ worker deployment (tests/support/topology.py):
 results, ranking and ordering, paging, context, state, groups, rooms the
 user may not read, redactions, and the errcodes for bad input."""
 
-import urllib.parse
 from typing import Any, Iterator, Optional, Union
 
 import pytest
 
-from tests.accounts.client import Client, start_accounts_homeserver, unique
+from tests.accounts.client import Client, new_user, q, start_accounts_homeserver, unique
 from tests.support.homeserver import Homeserver
 from tests.support.topology import Topology, start_topology
 
@@ -21,10 +20,6 @@ def homeserver(request: pytest.FixtureRequest) -> Iterator[Union[Homeserver, Top
     server.stop()
 
 
-def q(value: str) -> str:
-    return urllib.parse.quote(value, safe="")
-
-
 def ok(result: tuple[int, Any]) -> Any:
     status, body = result
     assert status == 200, body
@@ -34,12 +29,6 @@ def ok(result: tuple[int, Any]) -> Any:
 def error(result: tuple[int, Any]) -> tuple[int, Optional[str]]:
     status, body = result
     return status, body.get("errcode")
-
-
-def new_user(homeserver: Any, prefix: str) -> Client:
-    client = Client(homeserver.base_url)
-    client.register(unique(prefix))
-    return client
 
 
 _txn = iter(range(10**9))

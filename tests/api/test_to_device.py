@@ -4,13 +4,12 @@ the per-sync limit and its continuation, errcodes, and a woken long-poll."""
 
 import threading
 import time
-import urllib.parse
 from typing import Any, Iterator, Union
 
 import pytest
 
 from synapse.streams.to_device import SYNC_MESSAGE_LIMIT
-from tests.accounts.client import Client, start_accounts_homeserver, unique
+from tests.accounts.client import Client, new_user, q, start_accounts_homeserver, unique
 from tests.support.homeserver import Homeserver
 from tests.support.topology import Topology, start_topology
 
@@ -22,16 +21,6 @@ def homeserver(request: pytest.FixtureRequest) -> Iterator[Union[Homeserver, Top
     hs = start_topology() if request.param == "workers" else start_accounts_homeserver(request.param)
     yield hs
     hs.stop()
-
-
-def q(value: str) -> str:
-    return urllib.parse.quote(value, safe="")
-
-
-def new_user(homeserver: Union[Homeserver, Topology]) -> Client:
-    client = Client(homeserver.base_url)
-    client.register(unique("td"))
-    return client
 
 
 def second_device(homeserver: Union[Homeserver, Topology], first: Client) -> Client:

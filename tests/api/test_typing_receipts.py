@@ -5,37 +5,17 @@ the endpoints, their errcodes, and their ephemeral events in /sync
 
 import threading
 import time
-import urllib.parse
 from typing import Any, Callable, Iterator
 
 import pytest
 
-from tests.accounts.client import Client, settled_sync, unique
+from tests.accounts.client import Client, new_user, q, settled_sync, shared_room, unique
 from tests.e2ee.deployments import DEPLOYMENTS, Deployment, deployment_fixture
 
 
 @pytest.fixture(scope="module", params=DEPLOYMENTS)
 def homeserver(request: pytest.FixtureRequest) -> Iterator[Deployment]:
     yield from deployment_fixture(request)
-
-
-def q(value: str) -> str:
-    return urllib.parse.quote(value, safe="")
-
-
-def new_user(homeserver: Deployment) -> Client:
-    client = Client(homeserver.base_url)
-    client.register(unique("tr"))
-    return client
-
-
-def shared_room(owner: Client, *others: Client) -> str:
-    status, body = owner.post("/createRoom", {"preset": "public_chat"})
-    assert status == 200, body
-    room = body["room_id"]
-    for other in others:
-        assert other.post(f"/rooms/{q(room)}/join")[0] == 200
-    return room
 
 
 def send(client: Client, room: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator, Protocol
 
 import pytest
 
-from tests.accounts.client import FAST_BCRYPT, Client, start_accounts_homeserver, unique
+from tests.accounts.client import FAST_BCRYPT, Client, new_user, start_accounts_homeserver, unique
 from tests.support.topology import start_topology
 
 # monoliths on each database, and a worker deployment (PostgreSQL, Redis,
@@ -49,12 +49,6 @@ def all_users_homeserver(request: pytest.FixtureRequest) -> Iterator[_Server]:
 @pytest.fixture(scope="module", params=MODES)
 def disabled_homeserver(request: pytest.FixtureRequest) -> Iterator[_Server]:
     yield from _server(request.param, enabled=False, search_all_users=True)
-
-
-def new_user(homeserver: _Server, prefix: str) -> Client:
-    client = Client(homeserver.base_url)
-    client.register(unique(prefix))
-    return client
 
 
 def search(client: Client, term: str, **extra: Any) -> dict[str, Any]:
